@@ -1,0 +1,128 @@
+"""One exception root for everything shipflow raises.
+
+Every adapter (HTTP, filesystem, crypto, parsers) translates foreign errors into one of
+these (``raise X(...) from exc``), so the CLI can map any failure to a documented exit code
+and a message that says what to do next::
+
+    ShipflowError                      exit 3 unless a subclass says otherwise
+    ├── UsageError                     exit 2  bad arguments, references, config
+    │   ├── InvalidReference            a malformed image reference
+    │   ├── DigestError                a malformed digest
+    │   └── ConfigError                a bad config file or setting
+    ├── CheckFailed                    exit 1  a check or gate said no
+    │   ├── VerificationError          signature / attestation verification failed
+    │   └── GateFailed                 a policy gate (vulnerabilities, promotion) failed
+    ├── NotFound                       exit 1  the thing asked for does not exist
+    │   ├── ManifestNotFound
+    │   └── BlobNotFound
+    └── InfrastructureError            exit 3  network, registry, disk, database
+        ├── RegistryError              the registry answered with an error
+        │   └── AuthError              401/403: credentials missing or refused
+        ├── TransportError             connection reset, timeout, truncated body
+        ├── IntegrityError             bytes do not match their digest
+        ├── LayoutError                an on-disk OCI layout is broken
+        └── ManifestError              a manifest is not valid JSON / too big / wrong type
+
+``hint`` is the "what to do next" line the CLI prints under the message.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INFRA = 3
+
+
+class ShipflowError(Exception):
+    """Root of every error shipflow raises on purpose."""
+
+    exit_code: int = EXIT_INFRA
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ShipflowError):
+    """The user asked for something malformed: fix the arguments or configuration."""
+
+    exit_code = EXIT_USAGE
+
+
+class InvalidReference(UsageError):
+    """A malformed image reference."""
+
+
+class DigestError(UsageError):
+    """A malformed digest string."""
+
+
+class ConfigError(UsageError):
+    """A configuration file or setting is wrong."""
+
+
+class CheckFailed(ShipflowError):
+    """A check or gate ran and said no: the tool worked, the subject failed."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class VerificationError(CheckFailed):
+    """A signature or attestation did not verify."""
+
+
+class GateFailed(CheckFailed):
+    """A policy gate (vulnerabilities, promotion rule) failed."""
+
+
+class NotFound(ShipflowError):
+    """The manifest, blob or tag asked for does not exist."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class ManifestNotFound(NotFound):
+    pass
+
+
+class BlobNotFound(NotFound):
+    pass
+
+
+class InfrastructureError(ShipflowError):
+    """Something outside shipflow failed: network, registry, disk."""
+
+    exit_code = EXIT_INFRA
+
+
+class RegistryError(InfrastructureError):
+    """The registry answered with an error status."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class AuthError(RegistryError):
+    """Credentials are missing or were refused."""
+
+
+class TransportError(InfrastructureError):
+    """The connection failed, timed out or the body was cut short."""
+
+
+class IntegrityError(InfrastructureError):
+    """Content does not match the digest it was fetched by."""
+
+
+class LayoutError(InfrastructureError):
+    """An on-disk OCI image layout is missing or broken."""
+
+
+class ManifestError(InfrastructureError):
+    """A manifest is not valid JSON, exceeds the size cap, or has an unknown media type."""
