@@ -31,7 +31,7 @@ class Digest:
             )
         if len(self.hex) != expected or not _HEX.match(self.hex):
             raise DigestError(
-                f"malformed {self.algorithm} digest {self.algorithm}:{self.hex!r}: "
+                f"malformed {self.algorithm} digest {f'{self.algorithm}:{self.hex}'!r}: "
                 f"expected {expected} lowercase hex characters",
                 hint="copy the full digest, e.g. from `shipflow digest IMAGE`",
             )

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
 
-from shipflow.errors import ManifestError
+from shipflow.errors import DigestError, ManifestError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
 
@@ -23,7 +23,12 @@ def _to_digest(value: Any) -> Digest:
         return value
     if not isinstance(value, str):
         raise ValueError("digest must be a string")
-    return Digest.parse(value)
+    try:
+        return Digest.parse(value)
+    except DigestError as exc:
+        # A ValueError lets pydantic report it as a validation error (-> ManifestError), rather
+        # than a bad digest *inside a manifest* escaping as the user's usage error.
+        raise ValueError(exc.message) from exc
 
 
 DigestField = Annotated[Digest, BeforeValidator(_to_digest), PlainSerializer(str, return_type=str)]
@@ -146,7 +151,7 @@ class ManifestBytes:
         return len(self.data)
 
     def descriptor(self, **extra: Any) -> Descriptor:
-        return Descriptor(mediaType=self.media_type, digest=self.digest, size=len(self.data), **extra)
+        return Descriptor(media_type=self.media_type, digest=self.digest, size=len(self.data), **extra)
 
     def parse(self) -> Manifest | Index:
         try:
