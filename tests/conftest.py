@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.peers",
     "fixtures.images",
     "fixtures.faults",
+    "fixtures.tokenserver",
 ]

@@ -1,0 +1,139 @@
+"""Streaming a blob out of a registry: hashed on the way, resumed where it broke off.
+
+A blob GET is idempotent, so a body that breaks off mid-way (connection reset, read timeout,
+fewer bytes than ``Content-Length``) is continued with ``Range: bytes=<received>-`` — up to
+``max_attempts`` times in all, with the client's backoff — instead of starting the whole copy
+again. The hash runs over every byte handed to the consumer, in order, so a resumed stream is
+verified exactly like an unbroken one. A registry that ignores ``Range`` (answers ``200``) has
+the bytes already received skipped. At the end a size or digest mismatch raises:
+:class:`~shipflow.errors.TransportError` for a body that stayed short,
+:class:`~shipflow.errors.IntegrityError` for wrong bytes (never retried: that is not luck).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+
+import httpx
+
+from shipflow.errors import IntegrityError, RegistryError, TransportError
+from shipflow.oci.digest import Digest
+from shipflow.oci.registry.client import RegistryClient
+from shipflow.oci.store import CHUNK_SIZE
+
+log = logging.getLogger(__name__)
+
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
+
+
+class BlobDownload:
+    """One blob being read; :meth:`chunks` is the verified stream, :meth:`close` ends it."""
+
+    def __init__(
+        self,
+        client: RegistryClient,
+        path: str,
+        digest: Digest,
+        response: httpx.Response,
+        *,
+        what: str,
+        scopes: tuple[str, ...],
+    ) -> None:
+        self._client = client
+        self._path = path
+        self._digest = digest
+        self._response = response
+        self._what = what
+        self._scopes = scopes
+        length = response.headers.get("content-length")
+        self.expected: int | None = int(length) if length and length.isdigit() else None
+
+    def close(self) -> None:
+        self._response.close()
+
+    def chunks(self) -> Iterator[bytes]:
+        hasher = self._digest.hasher()
+        received = 0
+        skip = 0  # bytes to drop from a resumed response that ignored Range
+        attempts = self._client.config.max_attempts
+        attempt = 1
+        while True:
+            failure: Exception | None = None
+            try:
+                for chunk in self._response.iter_bytes(CHUNK_SIZE):
+                    if skip:
+                        dropped = min(skip, len(chunk))
+                        chunk, skip = chunk[dropped:], skip - dropped
+                        if not chunk:
+                            continue
+                    hasher.update(chunk)
+                    received += len(chunk)
+                    yield chunk
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                failure = exc
+            short = self.expected is not None and received < self.expected
+            if failure is None and not short:
+                break
+            self._response.close()
+            if attempt >= attempts:
+                raise self._broken(received, failure)
+            log.debug(
+                "%s broke off after %d bytes (%s); resuming (%d/%d)",
+                self._what,
+                received,
+                type(failure).__name__ if failure else "short body",
+                attempt,
+                attempts,
+            )
+            self._client.backoff(attempt)
+            attempt += 1
+            self._response, skip = self._resume(received)
+
+        if self.expected is not None and received != self.expected:
+            raise TransportError(
+                f"{self._what}: got {received} of {self.expected} bytes",
+                hint="run the command again; the registry sent more than it announced",
+            )
+        if hasher.hexdigest() != self._digest.hex:
+            raise IntegrityError(
+                f"{self._what}: the {received} bytes received do not match the digest",
+                hint="the registry or something between is corrupting content; do not trust it",
+            )
+
+    def _resume(self, offset: int) -> tuple[httpx.Response, int]:
+        """A response continuing at ``offset``, and how many leading bytes of it to drop."""
+        response = self._client.send(
+            "GET",
+            self._path,
+            headers={"Accept-Encoding": "identity", "Range": f"bytes={offset}-"},
+            scopes=self._scopes,
+            idempotent=True,
+            what=self._what,
+            stream=True,
+        )
+        if response.status_code == 200:
+            return response, offset  # Range ignored: the whole body again, skip what we have
+        if response.status_code != 206:
+            raise self._client.error_for(response, what=self._what)
+        match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+        if match is None or int(match.group(1)) != offset:
+            response.close()
+            raise RegistryError(
+                f"{self._what}: asked to resume at byte {offset}, the registry answered "
+                f"Content-Range {response.headers.get('content-range')!r}",
+            )
+        return response, 0
+
+    def _broken(self, received: int, failure: Exception | None) -> TransportError:
+        if isinstance(failure, httpx.TimeoutException):
+            message = f"the registry stopped sending after {received} bytes ({type(failure).__name__})"
+        elif failure is not None:
+            message = f"the body was cut off after {received} bytes ({type(failure).__name__})"
+        else:
+            message = f"got {received} of {self.expected} bytes"
+        return TransportError(
+            f"{self._what}: {message}",
+            hint="run the command again; the network or registry is slow or unreliable",
+        )
