@@ -1,7 +1,364 @@
-"""CLI commands (being written)."""
+"""``shipflow keygen | sign | verify | attest | verify-attestation``: cosign-compatible signing.
+
+Secrets: the signing key comes from ``--key`` or ``COSIGN_PRIVATE_KEY`` (PEM text or a path),
+its password from ``COSIGN_PASSWORD``, or a hidden prompt when stdin is a terminal. Neither is
+ever printed or logged. Exit codes: 0 ok, 1 verification failed, 2 usage (bad key, wrong
+password, bad arguments), 3 infrastructure (registry, disk).
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from shipflow.cli.output import note, print_json, stdout
+from shipflow.errors import ConfigError, UsageError
+from shipflow.oci.digest import Digest
+from shipflow.oci.open import open_store
+from shipflow.oci.reference import Reference, parse_reference
+from shipflow.oci.store import Store
+from shipflow.signing import dsse
+from shipflow.signing.keys import (
+    ENV_PASSWORD,
+    encrypt_private_key,
+    generate_private_key,
+    private_key_from_settings,
+)
+from shipflow.signing.payload import docker_reference
+from shipflow.signing.policy import trusted_keys_from_paths
+from shipflow.signing.sign import attest, sign
+from shipflow.signing.verify import Report, verification_failure, verify_attestations_report, verify_report
+
+log = logging.getLogger(__name__)
+
+
+def _is_tty() -> bool:
+    return sys.stdin.isatty()
+
+
+def _password_source(confirm: bool = False) -> Callable[[], bytes] | None:
+    """COSIGN_PASSWORD if set (even empty); else a prompt on a terminal; else None (error later)."""
+    if ENV_PASSWORD in os.environ:
+        return None  # private_key_from_settings reads it
+    if not _is_tty():
+        return None
+
+    def prompt() -> bytes:
+        text: str = click.prompt(
+            "Enter password for private key",
+            hide_input=True,
+            confirmation_prompt=confirm,
+            default="",
+            show_default=False,
+            err=True,
+        )
+        return text.encode()
+
+    return prompt
+
+
+def _parse_annotations(values: tuple[str, ...]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"annotation {item!r} is not KEY=VALUE", hint="e.g. -a env=production")
+        result[key] = value
+    return result
+
+
+def _resolve(ref_text: str) -> tuple[Reference, Store, Digest]:
+    """Open the image's store and pin it to a digest, once (a tag is only an input)."""
+    ref = parse_reference(ref_text)
+    store = open_store(ref)
+    if ref.digest is not None:
+        return ref, store, ref.digest
+    descriptor = store.resolve(ref.identifier)
+    note(f"resolved {ref} to {descriptor.digest}")
+    return ref, store, descriptor.digest
+
+
+# --- keygen ------------------------------------------------------------------------------------
+
+
+@click.command("keygen")
+@click.option(
+    "--output-key-prefix",
+    default="cosign",
+    show_default=True,
+    help="Write PREFIX.key (encrypted private key) and PREFIX.pub.",
+)
+@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+def keygen_cmd(output_key_prefix: str, force: bool) -> None:
+    """Create an ECDSA P-256 key pair in cosign's format (loads in `cosign sign --key`).
+
+    The password comes from COSIGN_PASSWORD, or a prompt on a terminal.
+    """
+    key_path, pub_path = Path(f"{output_key_prefix}.key"), Path(f"{output_key_prefix}.pub")
+    for path in (key_path, pub_path):
+        if path.exists() and not force:
+            raise UsageError(f"{path} already exists", hint="pass --force to overwrite, or another prefix")
+    if ENV_PASSWORD in os.environ:
+        password = os.environ[ENV_PASSWORD].encode()
+    elif _is_tty():
+        source = _password_source(confirm=True)
+        assert source is not None
+        password = source()
+    else:
+        raise ConfigError(
+            "no password for the new key", hint=f"set {ENV_PASSWORD} (may be empty) or run in a terminal"
+        )
+    key = generate_private_key()
+    _write_private(key_path, encrypt_private_key(key, password))
+    _write_atomic(pub_path, key.verifier.pem, 0o644)
+    note(f"Private key written to {key_path}")
+    note(f"Public key written to {pub_path}")
+    stdout.print(key.verifier.key_id, highlight=False)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    _write_atomic(path, data, 0o600)
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror}", hint="check the directory is writable"
+        ) from exc
+
+
+# --- sign --------------------------------------------------------------------------------------
+
+
+_key_option = click.option(
+    "--key",
+    "key",
+    default=None,
+    metavar="KEY",
+    help="Private key file or PEM text (default: $COSIGN_PRIVATE_KEY). Password: $COSIGN_PASSWORD.",
+)
+
+
+@click.command("sign")
+@click.argument("image")
+@_key_option
+@click.option(
+    "-a", "--annotation", "annotations", multiple=True, metavar="KEY=VALUE", help="Signed annotation."
+)
+@click.option(
+    "--identity",
+    default=None,
+    metavar="REPO",
+    help="docker-reference to claim (default: the image's repository, like cosign).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def sign_cmd(
+    image: str, key: str | None, annotations: tuple[str, ...], identity: str | None, as_json: bool
+) -> None:
+    """Sign IMAGE (by digest; a tag is resolved once) and store the signature under sha256-<hex>.sig."""
+    extra = _parse_annotations(annotations)
+    signer = private_key_from_settings(key, _password_source())
+    ref, store, digest = _resolve(image)
+    if ref.digest is not None:
+        store.resolve(str(digest))  # refuse to sign an image that is not there
+    result = sign(store, digest, signer, reference=identity or docker_reference(ref), annotations=extra)
+    pinned = ref.by_digest(digest)
+    if as_json:
+        print_json(
+            {
+                "image": str(pinned),
+                "digest": str(digest),
+                "tag": result.tag,
+                "signatureImage": str(result.manifest_digest),
+                "keyId": result.key_id,
+                "added": result.added,
+                "payload": json.loads(result.payload),
+            }
+        )
+        return
+    state = "signed" if result.added else "already signed with this key (nothing added)"
+    stdout.print(f"{pinned}: {state}; signature in {result.tag}", highlight=False, markup=False)
+
+
+# --- verify ------------------------------------------------------------------------------------
+
+
+def _key_paths(keys: tuple[str, ...]) -> list[Path]:
+    if not keys:
+        raise UsageError("no --key given", hint="pass --key cosign.pub (or a directory of trusted keys)")
+    return [Path(k) for k in keys]
+
+
+def _print_rejections(report: Report) -> None:
+    """Broken signatures next to a valid one are worth a warning (a failure lists them anyway)."""
+    if not report.ok:
+        return
+    for rejection in report.rejected:
+        note(f"warning: ignored {report.kind} {rejection}")
+
+
+@click.command("verify")
+@click.argument("image")
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="PUB",
+    help="Trusted public key or a directory of keys (repeatable).",
+)
+@click.option("--require-all", is_flag=True, help="Every --key must have signed (default: any one).")
+@click.option(
+    "-a", "--annotation", "annotations", multiple=True, metavar="KEY=VALUE", help="Required annotation."
+)
+@click.option(
+    "--check-reference", is_flag=True, help="Require the docker-reference claim to name IMAGE's repo."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the verified payloads as a JSON array.")
+def verify_cmd(
+    image: str,
+    keys: tuple[str, ...],
+    require_all: bool,
+    annotations: tuple[str, ...],
+    check_reference: bool,
+    as_json: bool,
+) -> None:
+    """Verify IMAGE's cosign signatures against trusted keys; print the verified payloads."""
+    policy = trusted_keys_from_paths(_key_paths(keys), require_all=require_all)
+    required = _parse_annotations(annotations)
+    ref, store, digest = _resolve(image)
+    reference = docker_reference(ref) if check_reference else None
+    report = verify_report(store, digest, policy, annotations=required or None, reference=reference)
+    _print_rejections(report)
+    if not report.ok:
+        raise verification_failure(report, "signature")
+    note(f"\nVerification for {ref.by_digest(digest)} --")
+    note("The following checks were performed on each of these signatures:")
+    if required:
+        note("  - The specified annotations were verified.")
+    if reference:
+        note("  - The docker-reference claim was verified.")
+    note("  - The cosign claims were validated")
+    note("  - The signatures were verified against the specified public key")
+    if as_json:
+        print_json([sig.payload_json() for sig in report.verified])
+        return
+    for sig in report.verified:
+        sys.stdout.write(sig.payload.decode("utf-8", errors="replace") + "\n")
+
+
+# --- attest ------------------------------------------------------------------------------------
+
+
+def _predicate_uri(type_name: str) -> str:
+    try:
+        return dsse.predicate_type_uri(type_name)
+    except dsse.EnvelopeError as exc:
+        raise UsageError(
+            str(exc), hint="e.g. --type spdxjson or --type https://example.com/my-predicate"
+        ) from exc
+
+
+@click.command("attest")
+@click.argument("image")
+@click.option("--predicate", "predicate_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--type",
+    "type_name",
+    default="custom",
+    show_default=True,
+    help="spdxjson|cyclonedx|slsaprovenance1|vuln|openvex|… or a predicate type URI.",
+)
+@_key_option
+@click.option(
+    "--statement",
+    "statement_type",
+    type=click.Choice(["v0.1", "v1"]),
+    default="v0.1",
+    show_default=True,
+    help="in-toto Statement version (cosign 2 writes v0.1).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def attest_cmd(
+    image: str, predicate_path: Path, type_name: str, key: str | None, statement_type: str, as_json: bool
+) -> None:
+    """Sign an in-toto attestation (DSSE) about IMAGE and store it under sha256-<hex>.att."""
+    predicate_type = _predicate_uri(type_name)
+    try:
+        predicate = predicate_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read predicate {predicate_path}: {exc.strerror}") from exc
+    signer = private_key_from_settings(key, _password_source())
+    ref, store, digest = _resolve(image)
+    if ref.digest is not None:
+        store.resolve(str(digest))
+    result = attest(
+        store,
+        digest,
+        signer,
+        predicate_type=predicate_type,
+        predicate=predicate,
+        subject_name=docker_reference(ref),
+        statement_type=dsse.STATEMENT_V01 if statement_type == "v0.1" else dsse.STATEMENT_V1,
+    )
+    pinned = ref.by_digest(digest)
+    if as_json:
+        print_json(
+            {
+                "image": str(pinned),
+                "digest": str(digest),
+                "tag": result.tag,
+                "predicateType": predicate_type,
+                "keyId": result.key_id,
+                "added": result.added,
+            }
+        )
+        return
+    stdout.print(f"{pinned}: attested {predicate_type}; in {result.tag}", highlight=False, markup=False)
+
+
+@click.command("verify-attestation")
+@click.argument("image")
+@click.option(
+    "--key", "keys", multiple=True, metavar="PUB", help="Trusted public key or directory (repeatable)."
+)
+@click.option("--require-all", is_flag=True, help="Every --key must have signed (default: any one).")
+@click.option("--type", "type_name", default=None, help="Only attestations of this predicate type.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verified statements as a JSON array.")
+def verify_attestation_cmd(
+    image: str, keys: tuple[str, ...], require_all: bool, type_name: str | None, as_json: bool
+) -> None:
+    """Verify IMAGE's attestations (DSSE over PAE, payload type, subject) and print the predicates."""
+    policy = trusted_keys_from_paths(_key_paths(keys), require_all=require_all)
+    predicate_type = _predicate_uri(type_name) if type_name else None
+    ref, store, digest = _resolve(image)
+    report = verify_attestations_report(store, digest, policy, predicate_type=predicate_type)
+    _print_rejections(report)
+    if not report.ok:
+        raise verification_failure(
+            report, "attestation" if predicate_type is None else f"{predicate_type} attestation"
+        )
+    note(f"\nVerification for {ref.by_digest(digest)} --")
+    note("The following checks were performed on each of these attestations:")
+    note("  - The envelope signatures were verified against the specified public key")
+    note("  - The payload type and the statement subject digest were validated")
+    if as_json:
+        print_json([att.statement_json() for att in report.verified])
+        return
+    for att in report.verified:
+        sys.stdout.write(json.dumps(att.predicate, indent=2) + "\n")
+
+
+COMMANDS: list[click.Command] = [keygen_cmd, sign_cmd, verify_cmd, attest_cmd, verify_attestation_cmd]

@@ -1,0 +1,86 @@
+"""cosign-compatible signing: keys, signatures, attestations, verification policies.
+
+The public API (what the release pipeline and the CLI use)::
+
+    key = load_private_key(pem, password)              # or generate_private_key()
+    sign(store, digest, key, annotations={...})        # -> SignResult
+    verify(store, digest, trusted_keys([pub]))         # -> list[VerifiedSignature] or raises
+    attest(store, digest, key, predicate_type=..., predicate=b"{...}")
+    verify_attestations(store, digest, policy, predicate_type=...)
+
+Signatures and attestations are written exactly as cosign 2 writes them (``sha256-<hex>.sig``
+and ``.att`` tags), so ``cosign verify`` accepts ours and we accept cosign's. Keyless
+(Fulcio/Rekor) signing is not supported; :class:`~shipflow.signing.keys.Signer` and
+:class:`~shipflow.signing.keys.Verifier` are where it would plug in.
+"""
+
+from __future__ import annotations
+
+from shipflow.signing.attachments import attestation_tag, signature_tag
+from shipflow.signing.dsse import PREDICATE_TYPES, predicate_type_uri
+from shipflow.signing.keys import (
+    KeyFileError,
+    PrivateKey,
+    PublicKey,
+    Signer,
+    Verifier,
+    encrypt_private_key,
+    generate_private_key,
+    load_private_key,
+    load_public_key,
+    load_public_keys,
+    private_key_from_settings,
+)
+from shipflow.signing.payload import build_payload, docker_reference
+from shipflow.signing.policy import AllOf, AnyOf, KeyPolicy, Policy, trusted_keys, trusted_keys_from_paths
+from shipflow.signing.sign import AttestResult, SignResult, attest, sign
+from shipflow.signing.verify import (
+    Rejection,
+    Report,
+    SignatureVerificationError,
+    VerifiedAttestation,
+    VerifiedSignature,
+    verify,
+    verify_attestations,
+    verify_attestations_report,
+    verify_report,
+)
+
+__all__ = [
+    "PREDICATE_TYPES",
+    "AllOf",
+    "AnyOf",
+    "AttestResult",
+    "KeyFileError",
+    "KeyPolicy",
+    "Policy",
+    "PrivateKey",
+    "PublicKey",
+    "Rejection",
+    "Report",
+    "SignResult",
+    "SignatureVerificationError",
+    "Signer",
+    "VerifiedAttestation",
+    "VerifiedSignature",
+    "Verifier",
+    "attest",
+    "attestation_tag",
+    "build_payload",
+    "docker_reference",
+    "encrypt_private_key",
+    "generate_private_key",
+    "load_private_key",
+    "load_public_key",
+    "load_public_keys",
+    "predicate_type_uri",
+    "private_key_from_settings",
+    "sign",
+    "signature_tag",
+    "trusted_keys",
+    "trusted_keys_from_paths",
+    "verify",
+    "verify_attestations",
+    "verify_attestations_report",
+    "verify_report",
+]
