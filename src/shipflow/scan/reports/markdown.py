@@ -1,0 +1,57 @@
+"""Markdown for ``$GITHUB_STEP_SUMMARY`` and pull-request comments."""
+
+from __future__ import annotations
+
+from shipflow.scan.gate import GateResult
+from shipflow.scan.model import ScanReport
+from shipflow.scan.severity import Severity
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def report_to_markdown(report: ScanReport, gate: GateResult | None = None, limit: int = 200) -> str:
+    counts = report.counts()
+    lines = [f"### Vulnerability scan: `{report.subject}`", ""]
+    if report.subject_digest:
+        lines.append(f"- Digest: `{report.subject_digest}`")
+    if report.db:
+        lines.append(f"- Advisory DB: `{report.db.identity}` (imported {report.db.last_import})")
+    lines.append(f"- Packages scanned: {report.packages_scanned}; engine: {report.engine}")
+    if gate:
+        lines.append(f"- **{gate.summary()}**")
+    lines += ["", "| " + " | ".join(s.name for s in sorted(Severity, reverse=True)) + " | suppressed |"]
+    lines.append("|" + "---:|" * (len(Severity) + 1))
+    lines.append(
+        "| "
+        + " | ".join(str(counts[s]) for s in sorted(Severity, reverse=True))
+        + f" | {len(report.suppressed)} |"
+    )
+    findings = report.sorted_findings()
+    if findings:
+        lines += [
+            "",
+            "| Severity | Advisory | Package | Installed | Fixed in | Summary |",
+            "|---|---|---|---|---|---|",
+        ]
+        for f in findings[:limit]:
+            lines.append(
+                f"| {f.severity.name} | {_cell(f.advisory_id)} | {_cell(f.package.name)} | "
+                f"{_cell(f.package.version)} | {_cell(', '.join(f.fixed_versions)) or '—'} | "
+                f"{_cell(f.summary)} |"
+            )
+        if len(findings) > limit:
+            lines.append(f"\n… and {len(findings) - limit} more (see the JSON or SARIF report).")
+    if report.suppressed:
+        lines += ["", "<details><summary>Suppressed findings</summary>", ""]
+        lines += ["| Advisory | Package | Why |", "|---|---|---|"]
+        for s in report.suppressed:
+            lines.append(
+                f"| {_cell(s.finding.advisory_id)} | {_cell(s.finding.package.name)} "
+                f"{_cell(s.finding.package.version)} | {s.suppression.kind}: {_cell(s.suppression.reason)} |"
+            )
+        lines += ["", "</details>"]
+    if report.notes:
+        lines += ["", "**Notes**", ""] + [f"- {_cell(n)}" for n in report.notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,54 @@
+"""The default terminal view: a rich table (built here, printed by the CLI)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from shipflow.scan.gate import GateResult
+from shipflow.scan.model import ScanReport
+from shipflow.scan.severity import Severity
+
+_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.UNKNOWN: "dim",
+}
+
+
+def report_to_renderable(report: ScanReport, gate: GateResult | None = None) -> RenderableType:
+    counts = report.counts()
+    title = f"{report.subject}" + (f" ({report.subject_digest})" if report.subject_digest else "")
+    table = Table(title=title, show_lines=False)
+    for column in ("Severity", "Advisory", "Package", "Installed", "Fixed in", "Summary"):
+        table.add_column(column, overflow="fold")
+    for f in report.sorted_findings():
+        table.add_row(
+            Text(f.severity.name, style=_STYLE[f.severity]),
+            f.advisory_id,
+            f.package.name,
+            f.package.version,
+            ", ".join(f.fixed_versions) or "-",
+            f.summary or "",
+        )
+    total = " ".join(f"{s.name}:{counts[s]}" for s in sorted(Severity, reverse=True))
+    parts: list[RenderableType] = [table, Text(f"{total}  suppressed:{len(report.suppressed)}")]
+    if report.db:
+        parts.append(Text(f"advisory db {report.db.identity} imported {report.db.last_import}", style="dim"))
+    for note in report.notes:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    if gate:
+        parts.append(Text(gate.summary(), style="bold green" if gate.passed else "bold red"))
+    return Group(*parts)
+
+
+def report_to_text(report: ScanReport, gate: GateResult | None = None, width: int = 160) -> str:
+    buffer = io.StringIO()
+    console = Console(width=width, file=buffer, color_system=None, soft_wrap=False)
+    console.print(report_to_renderable(report, gate))
+    return buffer.getvalue()
