@@ -1,0 +1,252 @@
+"""Options and helpers shared by every CLI module (oci, sign, sbom, scan, …).
+
+Use them as decorators under ``@click.command()``::
+
+    @click.command()
+    @click.argument("image")
+    @registry_options
+    @json_option
+    def verify(image: str, registry: RegistryOptions, as_json: bool) -> None:
+        ref, store = open_ref(image, registry)
+        ...
+
+``registry_options`` hands the command one :class:`RegistryOptions` (parameter ``registry``)
+instead of five loose flags; ``RegistryOptions.config(refs...)`` turns it into the library's
+:class:`~shipflow.oci.registry.config.RegistryConfig` (flags over environment over defaults).
+These names are a stable interface for the other CLI modules: extend, do not rename.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import click
+
+from shipflow.errors import ManifestNotFound, UsageError
+from shipflow.oci.reference import Reference, parse_reference
+from shipflow.oci.registry.config import RegistryConfig, normalize_host
+
+if TYPE_CHECKING:  # kept out of import time: every command imports this module
+    from shipflow.oci.models import Descriptor
+    from shipflow.oci.store import Store
+
+__all__ = [
+    "RegistryOptions",
+    "human_bytes",
+    "json_option",
+    "not_found_hint",
+    "open_ref",
+    "parse_ref",
+    "registry_options",
+    "resolve_ref",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_option(func: F) -> F:
+    """Add ``--json``: the command receives ``as_json: bool`` and prints JSON on stdout when set
+    (diagnostics and progress stay on stderr, so stdout parses)."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout instead of text."
+    )(func)
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    """The registry flags of one command invocation; build the library config with :meth:`config`."""
+
+    insecure: tuple[str, ...] = ()
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    credentials_host: str | None = None
+
+    def config(self, *refs: Reference | str | None) -> RegistryConfig:
+        """The RegistryConfig for a command that talks to the registries of ``refs``.
+
+        Explicit credentials are only ever sent to one registry: the one ``--credentials-host``
+        names, or else the only registry among ``refs``. A command that names two registries
+        (a cross-registry copy) must say which one the password is for.
+        """
+        credentials_host = self.credentials_host
+        if self.username is not None and credentials_host is None:
+            hosts = sorted(_registry_hosts(refs))
+            if len(hosts) > 1:
+                raise UsageError(
+                    f"--username/--password would be sent to {' and '.join(hosts)}",
+                    hint=f"add --credentials-host {hosts[-1]} (or the other one) to say which "
+                    "registry they are for; the other uses REGISTRY_* variables or docker config",
+                )
+            credentials_host = hosts[0] if hosts else None
+        return RegistryConfig.from_env(
+            insecure_registries=self.insecure,
+            username=self.username,
+            password=self.password,
+            credentials_host=credentials_host,
+        )
+
+
+def _registry_hosts(refs: Iterable[Reference | str | None]) -> set[str]:
+    hosts: set[str] = set()
+    for ref in refs:
+        if ref is None:
+            continue
+        parsed = parse_reference(ref) if isinstance(ref, str) else ref
+        if not parsed.is_layout:
+            hosts.add(normalize_host(parsed.registry))
+    return hosts
+
+
+_REGISTRY_OPTIONS = [
+    click.option(
+        "--insecure",
+        "insecure",
+        metavar="REGISTRY",
+        multiple=True,
+        help="Speak plain HTTP to REGISTRY (host[:port]); repeatable. Loopback registries "
+        "(127.0.0.1, localhost) use HTTP anyway. Also: SHIPFLOW_INSECURE_REGISTRIES=h1,h2.",
+    ),
+    click.option(
+        "--username",
+        "username",
+        metavar="USER",
+        help="Registry user name (default: REGISTRY_USERNAME for REGISTRY_URL, then docker config).",
+    ),
+    click.option(
+        "--password",
+        "password",
+        metavar="PASSWORD",
+        help="Registry password or token. Visible to other local users in the process list: "
+        "prefer --password-stdin or REGISTRY_PASSWORD.",
+    ),
+    click.option(
+        "--password-stdin",
+        "password_stdin",
+        is_flag=True,
+        help="Read the registry password or token from standard input.",
+    ),
+    click.option(
+        "--credentials-host",
+        "credentials_host",
+        metavar="REGISTRY",
+        help="The registry --username/--password are for, when a command names two.",
+    ),
+]
+
+
+def registry_options(func: F) -> F:
+    """Add ``--insecure REGISTRY`` (repeatable), ``--username``, ``--password``,
+    ``--password-stdin`` and ``--credentials-host``; the command receives them as one
+    ``registry: RegistryOptions`` parameter, validated (e.g. a password needs a user name)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["registry"] = _registry_options_from(
+            insecure=kwargs.pop("insecure"),
+            username=kwargs.pop("username"),
+            password=kwargs.pop("password"),
+            password_stdin=kwargs.pop("password_stdin"),
+            credentials_host=kwargs.pop("credentials_host"),
+        )
+        return func(*args, **kwargs)
+
+    decorated: Callable[..., Any] = wrapper
+    for option in reversed(_REGISTRY_OPTIONS):
+        decorated = option(decorated)
+    return cast(F, decorated)
+
+
+def _registry_options_from(
+    *,
+    insecure: tuple[str, ...],
+    username: str | None,
+    password: str | None,
+    password_stdin: bool,
+    credentials_host: str | None,
+) -> RegistryOptions:
+    if password is not None and password_stdin:
+        raise UsageError(
+            "--password and --password-stdin both given", hint="use one of them (--password-stdin is safer)"
+        )
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin read an empty password", hint="pipe the password or token in")
+    if password is not None and username is None:
+        raise UsageError("a password was given without --username", hint="add --username USER")
+    if username is not None and password is None:
+        raise UsageError(
+            f"--username {username} given without a password",
+            hint="add --password-stdin and pipe the password in, or drop --username and set "
+            "REGISTRY_USERNAME/REGISTRY_PASSWORD",
+        )
+    return RegistryOptions(
+        insecure=tuple(insecure),
+        username=username,
+        password=password,
+        credentials_host=normalize_host(credentials_host) if credentials_host else None,
+    )
+
+
+def parse_ref(text: str) -> Reference:
+    """Parse an image reference argument (InvalidReference, exit 2, if malformed)."""
+    return parse_reference(text)
+
+
+def open_ref(
+    ref: Reference | str,
+    registry: RegistryOptions,
+    *,
+    create: bool = False,
+    config: RegistryConfig | None = None,
+) -> tuple[Reference, Store]:
+    """Parse ``ref`` (if a string) and open the Store holding it.
+
+    ``create`` makes a missing OCI layout (for destinations). Pass ``config`` when a command
+    opens several stores, built once with ``registry.config(ref1, ref2)``.
+    """
+    from shipflow.oci.open import open_store
+
+    parsed = parse_reference(ref) if isinstance(ref, str) else ref
+    if config is None and not parsed.is_layout:  # layouts need no registry settings
+        config = registry.config(parsed)
+    return parsed, open_store(parsed, config=config, create=create)
+
+
+def resolve_ref(store: Store, ref: Reference) -> Descriptor:
+    """Resolve ``ref`` (its digest, else its tag, else ``latest``) in ``store``; a missing
+    image gets a hint that says how to see what exists."""
+    with not_found_hint(ref):
+        return store.resolve(ref.identifier)
+
+
+@contextmanager
+def not_found_hint(ref: Reference) -> Iterator[None]:
+    """Add a "what to do" hint to a ManifestNotFound raised inside (unless it has one)."""
+    try:
+        yield
+    except ManifestNotFound as exc:
+        if exc.hint is None:
+            exc.hint = (
+                f"list the tags with `shipflow tags {ref.name}`"
+                if ref.digest is None
+                else f"check the digest; `shipflow tags {ref.name}` lists what is there"
+            )
+        raise
+
+
+def human_bytes(n: int | None) -> str:
+    """``1500`` → ``1.5 kB``: decimal units, as the progress bar (rich) and docker show them."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
