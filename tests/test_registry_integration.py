@@ -245,6 +245,20 @@ def test_basic_auth_round_trip(
     assert read_blob(store, image.layers[0].digest) == image.layers[0].data
 
 
+def test_basic_auth_parallel_first_requests_all_succeed(
+    auth_registry: Registry, clients: list[RegistryClient], repo_name: str
+) -> None:
+    """Many threads send their first request at once, before any knows Basic is needed: each
+    one that got a 401 must retry with credentials, whatever the others did meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = _store(clients, auth_registry, repo_name, username=AUTH_USER, password=AUTH_PASSWORD)
+    digests = [Digest.of(f"absent-{i}".encode()) for i in range(16)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(store.has_blob, digests))
+    assert answers == [False] * len(digests)
+
+
 def test_basic_auth_from_registry_env(
     auth_registry: Registry, clients: list[RegistryClient], repo_name: str
 ) -> None:

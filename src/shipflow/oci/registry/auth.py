@@ -166,8 +166,12 @@ class RegistryAuth(httpx.Auth):
             return
         wanted = list(request.extensions.get(SCOPES, ()))
         sent_token: str | None = None
+        # Whether *this* request carried Basic credentials decides the retry below; the shared
+        # flag only saves later requests a round trip (another thread may set it meanwhile).
+        sent_basic = False
         if self._basic and self.credentials.has_basic:
             request.headers["Authorization"] = self._basic_header()
+            sent_basic = True
         elif self._bearer is not None and wanted:
             sent_token = self._cached_token(wanted)
             if sent_token is None:
@@ -196,7 +200,7 @@ class RegistryAuth(httpx.Auth):
                 return
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
-        elif basic is not None and self.credentials.has_basic and not self._basic:
+        elif basic is not None and self.credentials.has_basic and not sent_basic:
             with self._lock:
                 self._basic = True
             request.headers["Authorization"] = self._basic_header()
