@@ -35,10 +35,10 @@ from shipflow.oci.registry.auth import merge_scopes, parse_challenges
 from shipflow.oci.registry.client import RegistryClient, retry_after_seconds
 from shipflow.oci.registry.config import RegistryConfig, is_loopback, normalize_host
 from shipflow.oci.registry.credentials import Credentials, resolve_credentials
-from shipflow.oci.registry.redact import redact, sanitize_url
 from shipflow.oci.registry.store import RegistryStore, next_link
 from shipflow.oci.registry.upload import with_query
 from shipflow.oci.store import CHUNK_SIZE
+from shipflow.redact import redact, sanitize_url
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -765,7 +765,7 @@ def test_blob_redirect_followed_without_credentials(closing: list[RegistryStore]
 def test_redacting_filter_masks_secrets_on_library_loggers(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from shipflow.oci.registry import redact as redact_module
+    from shipflow import redact as redact_module
 
     redact_module.install()
     redact_module.register_secret("registered-secret-value")

@@ -6,18 +6,63 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
 from shipflow import __version__
-from shipflow.cli import oci_cmds, sbom_cmds, scan_cmds, sign_cmds
 from shipflow.cli.output import print_error, stderr
 from shipflow.errors import EXIT_INFRA, EXIT_USAGE, ShipflowError
+from shipflow.redact import RedactingFilter
+
+# Which module defines each command. Commands are imported only when run, so `shipflow sign`
+# does not pay for the SBOM and scanner libraries (cyclonedx, spdx-tools, sqlite) at start-up;
+# `shipflow --help` imports them all. tests/test_cli_main.py checks this table against the
+# modules' COMMANDS lists, so a new command cannot be forgotten here.
+COMMAND_MODULES: dict[str, str] = {
+    "inspect": "shipflow.cli.oci_cmds",
+    "digest": "shipflow.cli.oci_cmds",
+    "tags": "shipflow.cli.oci_cmds",
+    "copy": "shipflow.cli.oci_cmds",
+    "tag": "shipflow.cli.oci_cmds",
+    "keygen": "shipflow.cli.sign_cmds",
+    "sign": "shipflow.cli.sign_cmds",
+    "verify": "shipflow.cli.sign_cmds",
+    "attest": "shipflow.cli.sign_cmds",
+    "verify-attestation": "shipflow.cli.sign_cmds",
+    "sbom": "shipflow.cli.sbom_cmds",
+    "scan": "shipflow.cli.scan_cmds",
+    "db": "shipflow.cli.scan_cmds",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def load_command(name: str) -> click.Command:
+    module = importlib.import_module(COMMAND_MODULES[name])
+    commands: list[click.Command] = module.COMMANDS
+    for command in commands:
+        if command.name == name:
+            return command
+    raise LookupError(f"{COMMAND_MODULES[name]} defines no command {name!r}")
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES, key=list(COMMAND_MODULES).index)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMAND_MODULES:
+            return None
+        return load_command(cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="shipflow")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
 def cli(verbose: int) -> None:
@@ -31,11 +76,9 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-for _module in (oci_cmds, sign_cmds, sbom_cmds, scan_cmds):
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
+    # Every record that reaches the terminal passes the redaction filter, whichever logger made it.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
 
 
 def main() -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from shipflow.cli.output import note, print_json, stdout, step_summary
+from shipflow.cli.sign_cmds import _key_option, _password_source, _resolve
 from shipflow.errors import GateFailed, UsageError
+from shipflow.oci.digest import Digest
+from shipflow.oci.reference import Reference
+from shipflow.oci.store import Store
 from shipflow.sbom.model import Inventory
 from shipflow.scan import (
     AdvisoryDB,
@@ -28,9 +34,12 @@ from shipflow.scan import (
     render,
     scan_inventory,
 )
+from shipflow.scan.attestation import VULN_PREDICATE_TYPE, attest_report, invocation_from_environment
 from shipflow.scan.db import default_db_path
 from shipflow.scan.gate import GateResult
 from shipflow.scan.reports.table import report_to_renderable
+from shipflow.signing.keys import PrivateKey, private_key_from_settings
+from shipflow.signing.payload import docker_reference
 
 DEFAULT_IGNORE_FILES = (".shipflowignore.yaml", ".trivyignore")
 _AGE = re.compile(r"^(\d+)\s*([dhm]?)$")
@@ -113,6 +122,54 @@ def _emit(report: ScanReport, fmt: OutputFormat, gate: GateResult | None, output
         click.echo(render(report, fmt, gate), nl=False)
 
 
+@dataclass(frozen=True)
+class _AttestTo:
+    """Where ``--attest`` will put the report: the image pinned to its digest, and the key."""
+
+    ref: Reference
+    store: Store
+    digest: Digest
+    signer: PrivateKey
+
+    @property
+    def pinned(self) -> Reference:
+        return self.ref.by_digest(self.digest)
+
+
+def _prepare_attestation(target: str, key: str | None) -> _AttestTo:
+    """Checked before the scan runs (a bad key should not cost a scan): an image subject, a
+    key that loads, and the tag resolved to a digest once, so the scan and the attestation
+    are about the same image even if the tag moves meanwhile."""
+    path = Path(target)
+    if path.is_dir() or path.is_file():
+        kind = "a directory" if path.is_dir() else "an SBOM file"
+        raise UsageError(
+            f"--attest needs an image, and {target} is {kind}",
+            hint="attestations attach to an image digest: scan IMAGE (registry or oci: reference), "
+            "or drop --attest",
+        )
+    signer = private_key_from_settings(key, _password_source())
+    ref, store, digest = _resolve(target)
+    return _AttestTo(ref, store, digest, signer)
+
+
+def _attest(
+    to: _AttestTo, report: ScanReport, gate: GateResult | None, parameters: dict[str, object]
+) -> None:
+    invocation = invocation_from_environment(parameters, os.environ)
+    result = attest_report(
+        to.store,
+        to.digest,
+        to.signer,
+        report,
+        gate,
+        invocation=invocation,
+        subject_name=docker_reference(to.ref),
+    )
+    state = "attached to" if result.added else "already in"
+    note(f"{VULN_PREDICATE_TYPE} attestation for {to.pinned} {state} {result.tag} (key {result.key_id})")
+
+
 @click.command("scan")
 @click.argument("target")
 @_db_option
@@ -147,6 +204,13 @@ def _emit(report: ScanReport, fmt: OutputFormat, gate: GateResult | None, output
     help="Scan with shipflow's own matcher, or run trivy/grype (must be on PATH) and map their JSON.",
 )
 @click.option("--platform", help="For multi-platform images: os/arch[/variant] (default linux/amd64).")
+@click.option(
+    "--attest",
+    is_flag=True,
+    help="Sign the report as a cosign `vuln` attestation and attach it to the scanned image digest "
+    "(sha256-<hex>.att), whatever the gate decides. Images only.",
+)
+@_key_option
 def scan_command(
     target: str,
     db_path: Path | None,
@@ -160,6 +224,8 @@ def scan_command(
     max_db_age: str,
     engine: str,
     platform: str | None,
+    attest: bool,
+    key: str | None,
 ) -> None:
     """Scan an image, a directory or an SBOM file for known vulnerabilities.
 
@@ -172,9 +238,20 @@ def scan_command(
 
     .shipflowignore.yaml: `ignore: [{id, reason, expires?, package?, purl?}]`; expired entries
     stop ignoring. .trivyignore: one id per line, optional `exp:YYYY-MM-DD`.
+
+    --attest (with --key or COSIGN_PRIVATE_KEY; password from COSIGN_PASSWORD) resolves a tag
+    to a digest once, scans that digest, and attaches the signed report to it as a cosign
+    `vuln` attestation (`shipflow verify-attestation IMAGE --type vuln` / `cosign
+    verify-attestation --type vuln` read it). The attestation is written before the gate
+    is applied, so a failing image carries the evidence of why it failed (the verdict is in
+    the report); the exit code is still the gate's.
     """
     output_format = OutputFormat(fmt)
     threshold = parse_fail_on(fail_on, severity_threshold)
+    if key is not None and not attest:
+        raise UsageError("--key is only used with --attest", hint="add --attest, or drop --key")
+    attest_to = _prepare_attestation(target, key) if attest else None
+    scan_target = str(attest_to.pinned) if attest_to is not None else target
     options = ScanOptions(
         ignore=_ignore_rules(ignore_files, target),
         vex=VexIndex([s for path in vex_files for s in load_openvex(path)]),
@@ -183,17 +260,29 @@ def scan_command(
     )
     if engine == "shipflow":
         with contextlib.closing(AdvisoryDB.open(db_path)) as db:
-            inventory = _inventory(target, platform)
+            inventory = _inventory(scan_target, platform)
             report = scan_inventory(inventory, db, options)
     else:
         from shipflow.scan.engines import run_engine
 
-        report = run_engine(engine, target, options)
+        report = run_engine(engine, scan_target, options)
     gate = evaluate_gate(report, threshold) if threshold is not None else None
     for message in report.notes:
         note(f"note: {message}")
     _emit(report, output_format, gate, output)
     step_summary(render(report, OutputFormat.MARKDOWN, gate))
+    if attest_to is not None:
+        # Before the gate: the attestation records the outcome, pass or fail.
+        parameters: dict[str, object] = {
+            "target": target,
+            "engine": engine,
+            "platform": platform,
+            "failOn": sorted(s.name for s in gate.fail_on) if gate is not None else None,
+            "ignoreUnfixed": ignore_unfixed,
+            "ignoreFiles": [str(p) for p in ignore_files],
+            "vex": [str(p) for p in vex_files],
+        }
+        _attest(attest_to, report, gate, parameters)
     if gate is not None and not gate.passed:
         raise GateFailed(gate.summary(), hint="fix, upgrade, or record an exception in .shipflowignore.yaml")
 

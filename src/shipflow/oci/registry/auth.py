@@ -40,7 +40,7 @@ import httpx
 
 from shipflow.errors import AuthError, RegistryError
 from shipflow.oci.registry.credentials import Credentials
-from shipflow.oci.registry.redact import register_secret, sanitize_url
+from shipflow.redact import register_secret, sanitize_url
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from shipflow import redact
 from shipflow.errors import (
     AuthError,
     BlobNotFound,
@@ -49,7 +50,6 @@ from shipflow.errors import (
     TransportError,
 )
 from shipflow.oci.reference import DOCKER_HUB, DOCKER_HUB_API
-from shipflow.oci.registry import redact
 from shipflow.oci.registry.auth import SCOPES, RegistryAuth, credentials_hint
 from shipflow.oci.registry.config import RegistryConfig, normalize_host
 from shipflow.oci.registry.credentials import Credentials, resolve_credentials

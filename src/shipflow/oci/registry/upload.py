@@ -37,7 +37,7 @@ import httpx
 from shipflow.errors import IntegrityError, RegistryError, ShipflowError, TransportError
 from shipflow.oci.digest import Digest
 from shipflow.oci.registry.client import RETRY_STATUSES, RegistryClient, retry_after_seconds
-from shipflow.oci.registry.redact import sanitize_url
+from shipflow.redact import sanitize_url
 
 log = logging.getLogger(__name__)
 
