@@ -11,7 +11,8 @@ and a message that says what to do next::
     │   └── ConfigError                a bad config file or setting
     ├── CheckFailed                    exit 1  a check or gate said no
     │   ├── VerificationError          signature / attestation verification failed
-    │   └── GateFailed                 a policy gate (vulnerabilities, promotion) failed
+    │   ├── GateFailed                 a policy gate (vulnerabilities, promotion) failed
+    │   └── UnsafeContentError         an image layer tries traversal, a bomb, an oversized file
     ├── NotFound                       exit 1  the thing asked for does not exist
     │   ├── ManifestNotFound
     │   └── BlobNotFound
@@ -21,6 +22,7 @@ and a message that says what to do next::
         ├── TransportError             connection reset, timeout, truncated body
         ├── IntegrityError             bytes do not match their digest
         ├── LayoutError                an on-disk OCI layout is broken
+        ├── LayerFormatError           a layer blob is not a readable (compressed) tar
         └── ManifestError              a manifest is not valid JSON / too big / wrong type
 
 ``hint`` is the "what to do next" line the CLI prints under the message.
@@ -80,6 +82,11 @@ class GateFailed(CheckFailed):
     """A policy gate (vulnerabilities, promotion rule) failed."""
 
 
+class UnsafeContentError(CheckFailed):
+    """Image content tries something unsafe (path traversal, a decompression bomb, a file
+    over the size cap): the image is refused rather than half-read."""
+
+
 class NotFound(ShipflowError):
     """The manifest, blob or tag asked for does not exist."""
 
@@ -122,6 +129,10 @@ class IntegrityError(InfrastructureError):
 
 class LayoutError(InfrastructureError):
     """An on-disk OCI image layout is missing or broken."""
+
+
+class LayerFormatError(InfrastructureError):
+    """A layer blob is not a tar archive in a compression shipflow reads (gzip, zstd, none)."""
 
 
 class ManifestError(InfrastructureError):

@@ -1,0 +1,68 @@
+"""Run catalogers over a file source and merge what they find into one Inventory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from shipflow.errors import UsageError
+from shipflow.sbom.catalogers import Cataloger, installed_catalogers, lockfile_catalogers, osrelease
+from shipflow.sbom.model import Inventory, Location, Package
+from shipflow.sbom.source import DirectorySource, FileSource, Wants
+
+log = logging.getLogger(__name__)
+
+
+def combined_wants(catalogers: Sequence[Cataloger]) -> Wants:
+    """One predicate for the layer reader: the OS release files plus every cataloger's."""
+    checks = [osrelease.wants, *(c.wants for c in catalogers)]
+
+    def wants(path: str) -> bool:
+        return any(check(path) for check in checks)
+
+    return wants
+
+
+def _location_key(location: Location) -> tuple[str, str]:
+    return (location.path, location.layer or "")
+
+
+def merge_by_purl(packages: Iterable[Package]) -> list[Package]:
+    """One package per purl, with every place it was found (the same npm package is often
+    installed at several nesting levels; a lock file and node_modules name it twice)."""
+    merged: dict[str, Package] = {}
+    for package in packages:
+        seen = merged.get(package.purl)
+        if seen is None:
+            merged[package.purl] = package
+            continue
+        locations = tuple(sorted(set(seen.locations) | set(package.locations), key=_location_key))
+        merged[package.purl] = replace(seen, locations=locations, licenses=seen.licenses or package.licenses)
+    return sorted(merged.values(), key=lambda p: p.sort_key)
+
+
+def catalog_source(
+    source: FileSource, catalogers: Sequence[Cataloger], *, subject: str, subject_digest: str | None = None
+) -> Inventory:
+    distro = osrelease.find_distro(source)
+    found: list[Package] = []
+    for cataloger in catalogers:
+        packages = cataloger.catalog(source, distro)
+        log.info("%s: %d packages", cataloger.name, len(packages))
+        found.extend(packages)
+    return Inventory(
+        subject=subject, subject_digest=subject_digest, distro=distro, packages=merge_by_purl(found)
+    )
+
+
+def catalog_directory(path: Path | str) -> Inventory:
+    """Catalog a directory: lock files of a source tree and installed-package records (a
+    checked-in ``node_modules``, a virtualenv, an unpacked root filesystem) alike."""
+    root = Path(path)
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a directory", hint="pass a directory, or an image reference")
+    catalogers = [*installed_catalogers(), *lockfile_catalogers()]
+    source = DirectorySource(root, combined_wants(catalogers))
+    return catalog_source(source, catalogers, subject=str(root))

@@ -1,0 +1,68 @@
+"""npm packages installed in ``node_modules`` (every ``package.json`` at a package root).
+
+Only ``node_modules/NAME/package.json`` and ``node_modules/@SCOPE/NAME/package.json`` count,
+at any nesting depth; other ``package.json`` files inside a package (sub-path exports, test
+fixtures) do not describe an installed package.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from shipflow.sbom.model import Distro, Package
+from shipflow.sbom.purls import npm_purl
+from shipflow.sbom.source import FileSource
+
+log = logging.getLogger(__name__)
+
+_PACKAGE_ROOT = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@.][^/]*/package\.json$")
+
+
+def npm_licenses(doc: dict[str, Any]) -> tuple[str, ...]:
+    """``license`` (a string, or the old ``{"type": …}`` object) or the legacy ``licenses``
+    list."""
+    value = doc.get("license")
+    if isinstance(value, dict):
+        value = value.get("type")
+    if isinstance(value, str) and value.strip():
+        return (value.strip(),)
+    legacy = doc.get("licenses")
+    if isinstance(legacy, list):
+        names = [item.get("type") if isinstance(item, dict) else item for item in legacy]
+        return tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
+    return ()
+
+
+class NpmCataloger:
+    name = "npm"
+
+    def wants(self, path: str) -> bool:
+        return path.endswith("/package.json") and _PACKAGE_ROOT.search(path) is not None
+
+    def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
+        packages: list[Package] = []
+        for found in source.find(self.wants):
+            try:
+                doc = json.loads(found.data)
+            except (ValueError, UnicodeDecodeError):
+                log.debug("%s is not valid JSON", found.location.path)
+                continue
+            if not isinstance(doc, dict):
+                continue
+            name, version = doc.get("name"), doc.get("version")
+            if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+                continue
+            packages.append(
+                Package(
+                    name=name,
+                    version=version,
+                    type="npm",
+                    purl=npm_purl(name, version),
+                    licenses=npm_licenses(doc),
+                    locations=(found.location,),
+                )
+            )
+        return packages

@@ -1,0 +1,121 @@
+"""Where catalogers read files from: an image's merged view, or a directory on disk.
+
+Both give the same two operations: the files a cataloger wants (by path pattern), and one
+file by path with symlinks resolved inside the subject's root.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from shipflow.errors import UnsafeContentError
+from shipflow.sbom.filetree import FileTree
+from shipflow.sbom.model import Location
+
+log = logging.getLogger(__name__)
+
+Wants = Callable[[str], bool]
+
+# Directories a source-tree walk never enters: VCS metadata and caches, never installed code.
+SKIPPED_DIRS = frozenset(
+    {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFile:
+    path: str  # relative to the root, "/"-separated, no leading slash
+    data: bytes
+    location: Location
+
+
+class FileSource(Protocol):
+    def find(self, wants: Wants) -> Iterator[FoundFile]:
+        """Every file whose path ``wants`` accepts (and whose content is available)."""
+        ...
+
+    def read(self, path: str) -> FoundFile | None:
+        """One file, following symlinks inside the root; None if absent or not a file."""
+        ...
+
+
+class TreeSource:
+    """The merged view of an image's layers."""
+
+    def __init__(self, tree: FileTree) -> None:
+        self.tree = tree
+
+    def _location(self, path: str, layer: int) -> Location:
+        digest = self.tree.layers[layer] if 0 <= layer < len(self.tree.layers) else None
+        return Location(path=f"/{path}", layer=digest)
+
+    def find(self, wants: Wants) -> Iterator[FoundFile]:
+        for path, node in self.tree.files():
+            if node.content is not None and wants(path):
+                yield FoundFile(path, node.content, self._location(path, node.layer))
+
+    def read(self, path: str) -> FoundFile | None:
+        found = self.tree.resolve(path)
+        if found is None:
+            return None
+        real, node = found
+        if node.kind != "file" or node.content is None:
+            return None
+        return FoundFile(real, node.content, self._location(real, node.layer))
+
+
+class DirectorySource:
+    """A directory on disk (a source checkout or an unpacked root filesystem).
+
+    The walk never follows symlinks (a link out of the tree is not part of it), and reads
+    only files the catalogers want, each capped at ``max_file_bytes``.
+    """
+
+    def __init__(self, root: Path, wants: Wants, *, max_file_bytes: int = 64 * 1024**2) -> None:
+        self.root = root.resolve()
+        self.max_file_bytes = max_file_bytes
+        self._paths = sorted(self._walk(wants))
+
+    def _walk(self, wants: Wants) -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+            rel_dir = os.path.relpath(dirpath, self.root)
+            prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+            for name in filenames:
+                path = prefix + name
+                if wants(path):
+                    yield path
+
+    def _load(self, path: str) -> FoundFile | None:
+        full = self.root / path
+        try:
+            real = full.resolve()
+            real.relative_to(self.root)  # a symlink leading out of the tree is not followed
+        except (OSError, ValueError):
+            log.debug("skipping %s: resolves outside %s", path, self.root)
+            return None
+        if not real.is_file():
+            return None
+        size = real.stat().st_size
+        if size > self.max_file_bytes:
+            raise UnsafeContentError(
+                f"{full} is {size} bytes, over the {self.max_file_bytes} byte limit for a package file",
+                hint="remove or exclude the file",
+            )
+        rel = real.relative_to(self.root).as_posix()
+        return FoundFile(rel, real.read_bytes(), Location(path=rel))
+
+    def find(self, wants: Wants) -> Iterator[FoundFile]:
+        for path in self._paths:
+            if wants(path):
+                found = self._load(path)
+                if found is not None:
+                    yield found
+
+    def read(self, path: str) -> FoundFile | None:
+        return self._load(path.lstrip("/"))
