@@ -8,7 +8,10 @@ buildah and umoci read what shipflow writes and the reverse: ``oci-layout``, ``i
 How it stays consistent:
 
 * A blob is written to ``.shipflow-tmp/`` in the layout (same filesystem), hashed while
-  written, checked for size and digest, fsynced and only then renamed into ``blobs/``. The
+  written (on a helper thread for large blobs; not at all when the stream comes from another
+  store's ``open_blob``, which verifies it and raises at its end instead — see
+  :mod:`shipflow.oci.blobstream`), checked for size and digest, fsynced and only then
+  renamed into ``blobs/``. The
   temporary directory is *not* under ``blobs/``: umoci takes every file in ``blobs/sha256/``
   for a blob.
 * ``index.json`` is only changed under an exclusive lock on ``.shipflow.lock`` (``filelock``,
@@ -42,6 +45,7 @@ from shipflow.errors import (
     TransportError,
 )
 from shipflow.oci import mediatypes as mt
+from shipflow.oci.blobstream import StreamHasher, VerifiedChunks, verified_by_source
 from shipflow.oci.digest import Digest
 from shipflow.oci.layout_index import LayoutIndex, entry_descriptor
 from shipflow.oci.models import Descriptor, Index, ManifestBytes, detect_media_type
@@ -145,7 +149,11 @@ class LayoutStore:
         except OSError as exc:
             raise LayoutError(f"cannot read {path}: {exc.strerror}", hint="check permissions") from exc
         with handle:
-            yield self._verified_chunks(handle, digest, path)
+            chunks = VerifiedChunks(self._verified_chunks(handle, digest, path), digest)
+            try:
+                yield chunks
+            finally:
+                chunks.close()
 
     def referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
         # Layouts have no referrers API: the referrers tag-scheme fallback index is the record.
@@ -157,9 +165,12 @@ class LayoutStore:
     # -- writing -------------------------------------------------------------------------------
 
     def put_blob(self, digest: Digest, size: int, chunks: Iterable[bytes]) -> None:
+        # A stream another store verifies against this digest (it raises at its end rather
+        # than finish on wrong bytes) is not hashed twice: reading it to the end, as below,
+        # before the rename is what makes it safe.
+        hasher = None if verified_by_source(chunks, digest) else StreamHasher(digest, expected_size=size)
         temp = self._new_temp_file()
         try:
-            hasher = digest.hasher()
             written = 0
             with temp.open("wb") as out:
                 for chunk in _source_chunks(chunks, digest):
@@ -169,7 +180,8 @@ class LayoutStore:
                             f"blob {digest} is longer than the {size} bytes announced",
                             hint="the source sent more data than its descriptor says; copy again",
                         )
-                    hasher.update(chunk)
+                    if hasher is not None:
+                        hasher.update(chunk)  # on a helper thread for large blobs, beside the write
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
@@ -178,7 +190,7 @@ class LayoutStore:
                     f"blob {digest} is {written} bytes, expected {size}",
                     hint="the stream was cut short; copy again",
                 )
-            if hasher.hexdigest() != digest.hex:
+            if hasher is not None and hasher.hexdigest() != digest.hex:
                 raise IntegrityError(
                     f"blob {digest} does not match its digest (the bytes hash to "
                     f"{digest.algorithm}:{hasher.hexdigest()})",
@@ -192,6 +204,8 @@ class LayoutStore:
                 hint="check free disk space and that the layout directory is writable",
             ) from exc
         finally:
+            if hasher is not None:
+                hasher.close()
             temp.unlink(missing_ok=True)
 
     def put_manifest(self, manifest: ManifestBytes, *, tag: str | None = None) -> Digest:
@@ -444,14 +458,18 @@ class LayoutStore:
             return False
 
     def _verified_chunks(self, handle: BinaryIO, digest: Digest, path: Path) -> Iterator[bytes]:
-        hasher = digest.hasher()
-        while chunk := handle.read(CHUNK_SIZE):
-            hasher.update(chunk)
-            yield chunk
-        if hasher.hexdigest() != digest.hex:
+        hasher = StreamHasher(digest, expected_size=os.fstat(handle.fileno()).st_size)
+        try:
+            while chunk := handle.read(CHUNK_SIZE):
+                hasher.update(chunk)  # on a helper thread for large blobs, beside the reads
+                yield chunk
+            digest_hex = hasher.hexdigest()
+        finally:
+            hasher.close()
+        if digest_hex != digest.hex:
             raise IntegrityError(
                 f"blob {digest} in {self.name} is corrupt: its file hashes to "
-                f"{digest.algorithm}:{hasher.hexdigest()}",
+                f"{digest.algorithm}:{digest_hex}",
                 hint=f"{path} was changed on disk; delete it and copy the image into the layout again",
             )
 

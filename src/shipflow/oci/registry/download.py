@@ -5,7 +5,9 @@ fewer bytes than ``Content-Length``) is continued with ``Range: bytes=<received>
 ``max_attempts`` times in all, with the client's backoff — instead of starting the whole copy
 again. The hash runs over every byte handed to the consumer, in order, so a resumed stream is
 verified exactly like an unbroken one. A registry that ignores ``Range`` (answers ``200``) has
-the bytes already received skipped. At the end a size or digest mismatch raises:
+the bytes already received skipped. The body is read raw (never content-decoded) and hashed on a
+helper thread for large blobs, beside the consumer's work. At the end a size or digest mismatch
+raises:
 :class:`~shipflow.errors.TransportError` for a body that stayed short,
 :class:`~shipflow.errors.IntegrityError` for wrong bytes (never retried: that is not luck).
 """
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import httpx
 
 from shipflow.errors import IntegrityError, RegistryError, TransportError
+from shipflow.oci.blobstream import StreamHasher
 from shipflow.oci.digest import Digest
 from shipflow.oci.registry.client import RegistryClient
 from shipflow.oci.store import CHUNK_SIZE
@@ -54,28 +57,59 @@ class BlobDownload:
         self._response.close()
 
     def chunks(self) -> Iterator[bytes]:
-        hasher = self._digest.hasher()
+        """The verified stream: ``CHUNK_SIZE`` chunks (the last one shorter)."""
+        hasher = StreamHasher(self._digest, expected_size=self.expected)
+        try:
+            received = yield from self._received(hasher)
+            digest_hex = hasher.hexdigest()
+        finally:
+            hasher.close()
+        if self.expected is not None and received != self.expected:
+            raise TransportError(
+                f"{self._what}: got {received} of {self.expected} bytes",
+                hint="run the command again; the registry sent more than it announced",
+            )
+        if digest_hex != self._digest.hex:
+            raise IntegrityError(
+                f"{self._what}: the {received} bytes received do not match the digest",
+                hint="the registry or something between is corrupting content; do not trust it",
+            )
+
+    def _received(self, hasher: StreamHasher) -> Generator[bytes, None, int]:
+        """Yield the body (resuming where it broke off), hashing it; return its length.
+
+        The body is read raw (``iter_raw``): no content decoding can change the bytes the
+        digest names. The network's pieces (64 KiB reads) are gathered into ``CHUNK_SIZE``
+        chunks so the consumer and the hasher see few, large buffers. Bytes gathered but
+        not yet handed on when the connection breaks are dropped and asked for again.
+        """
         received = 0
         skip = 0  # bytes to drop from a resumed response that ignored Range
         attempts = self._client.config.max_attempts
         attempt = 1
         while True:
             failure: Exception | None = None
+            gathered = _Gatherer(CHUNK_SIZE)
             try:
-                for chunk in self._response.iter_bytes(CHUNK_SIZE):
+                for piece in _raw_pieces(self._response):
                     if skip:
-                        dropped = min(skip, len(chunk))
-                        chunk, skip = chunk[dropped:], skip - dropped
-                        if not chunk:
+                        dropped = min(skip, len(piece))
+                        piece, skip = piece[dropped:], skip - dropped
+                        if not piece:
                             continue
-                    hasher.update(chunk)
-                    received += len(chunk)
-                    yield chunk
+                    for chunk in gathered.add(piece):
+                        hasher.update(chunk)
+                        received += len(chunk)
+                        yield chunk
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 failure = exc
+            if failure is None and (chunk := gathered.rest()):
+                hasher.update(chunk)
+                received += len(chunk)
+                yield chunk
             short = self.expected is not None and received < self.expected
             if failure is None and not short:
-                break
+                return received
             self._response.close()
             if attempt >= attempts:
                 raise self._broken(received, failure)
@@ -90,17 +124,6 @@ class BlobDownload:
             self._client.backoff(attempt)
             attempt += 1
             self._response, skip = self._resume(received)
-
-        if self.expected is not None and received != self.expected:
-            raise TransportError(
-                f"{self._what}: got {received} of {self.expected} bytes",
-                hint="run the command again; the registry sent more than it announced",
-            )
-        if hasher.hexdigest() != self._digest.hex:
-            raise IntegrityError(
-                f"{self._what}: the {received} bytes received do not match the digest",
-                hint="the registry or something between is corrupting content; do not trust it",
-            )
 
     def _resume(self, offset: int) -> tuple[httpx.Response, int]:
         """A response continuing at ``offset``, and how many leading bytes of it to drop."""
@@ -137,3 +160,43 @@ class BlobDownload:
             f"{self._what}: {message}",
             hint="run the command again; the network or registry is slow or unreliable",
         )
+
+
+def _raw_pieces(response: httpx.Response) -> Iterator[bytes]:
+    """The body as the network delivers it, never decoded (``iter_raw``).
+
+    A response already held in memory (a test transport's) has no stream left to read raw.
+    """
+    try:
+        body = response.content
+    except httpx.ResponseNotRead:
+        return response.iter_raw()
+    return iter([body] if body else [])
+
+
+class _Gatherer:
+    """Joins small pieces into chunks of exactly ``size`` bytes, copying each byte once."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pieces: list[bytes] = []
+        self._length = 0
+
+    def add(self, piece: bytes) -> Iterator[bytes]:
+        """The chunks completed by ``piece`` (usually none)."""
+        while self._length + len(piece) >= self._size:
+            needed = self._size - self._length
+            head, piece = (piece, b"") if needed == len(piece) else (piece[:needed], piece[needed:])
+            self._pieces.append(head)
+            chunk = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+            self._pieces, self._length = [], 0
+            yield chunk
+        if piece:
+            self._pieces.append(piece)
+            self._length += len(piece)
+
+    def rest(self) -> bytes:
+        """What is left (shorter than a chunk), and forget it."""
+        rest = b"".join(self._pieces)
+        self._pieces, self._length = [], 0
+        return rest

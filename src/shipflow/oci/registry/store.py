@@ -39,6 +39,7 @@ from shipflow.errors import (
     TransportError,
 )
 from shipflow.oci import mediatypes as mt
+from shipflow.oci.blobstream import VerifiedChunks
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor, ManifestBytes, detect_media_type
 from shipflow.oci.reference import validate_tag
@@ -212,7 +213,8 @@ class RegistryStore:
         response = self.client.send(
             "GET",
             path,
-            # Layers are compressed already; identity keeps the bytes the digest names.
+            # Layers are compressed already; identity keeps the bytes the digest names (and the
+            # body is read raw, so no Content-Encoding is ever undone on the way).
             headers={"Accept-Encoding": "identity"},
             scopes=self._pull,
             idempotent=True,
@@ -222,9 +224,11 @@ class RegistryStore:
         if response.status_code != 200:
             raise self.client.error_for(response, what=what, not_found=BlobNotFound)
         download = BlobDownload(self.client, path, digest, response, what=what, scopes=self._pull)
+        chunks = VerifiedChunks(download.chunks(), digest)
         try:
-            yield download.chunks()
+            yield chunks
         finally:
+            chunks.close()
             download.close()
 
     def put_blob(self, digest: Digest, size: int, chunks: Iterable[bytes]) -> None:

@@ -9,6 +9,9 @@ distribution-spec "Pushing blobs":
   <start>-<end>`` (inclusive) → ``PUT <Location>&digest=<d>`` with no body. Each PATCH body is
   streamed from the source (memory stays at one read chunk) while it is hashed; a size or
   digest mismatch cancels the session (``DELETE``) before the ``PUT`` that would commit it.
+* A source stream that verifies itself (``open_blob`` of any store, see
+  :mod:`shipflow.oci.blobstream`) is not hashed a second time: it is read to its end, which
+  raises on wrong bytes, before the commit. Large blobs are hashed on a helper thread.
 * **Mount**: ``POST /v2/<name>/blobs/uploads/?mount=<d>&from=<repo>``: ``201`` means the
   registry linked the blob without any bytes moving; ``202`` means it did not (the session it
   opened instead is cancelled and the caller uploads).
@@ -35,6 +38,7 @@ from urllib.parse import urlencode
 import httpx
 
 from shipflow.errors import IntegrityError, RegistryError, ShipflowError, TransportError
+from shipflow.oci.blobstream import StreamHasher, verified_by_source
 from shipflow.oci.digest import Digest
 from shipflow.oci.registry.client import RETRY_STATUSES, RegistryClient, retry_after_seconds
 from shipflow.redact import sanitize_url
@@ -64,10 +68,13 @@ class BlobUploader:
 
     def upload(self, digest: Digest, size: int, chunks: Iterable[bytes]) -> None:
         """Upload a blob (caller has checked it is missing); verify size and digest."""
+        # A stream its source verifies against this digest is not hashed a second time here
+        # (see shipflow.oci.blobstream); it is still read to its end before the commit.
+        verified = verified_by_source(chunks, digest)
         if size <= self.client.config.monolithic_threshold:
-            self._monolithic(digest, size, _collect(digest, size, chunks))
+            self._monolithic(digest, size, _collect(digest, size, chunks, verified=verified))
         else:
-            self._chunked(digest, size, chunks)
+            self._chunked(digest, size, chunks, verified=verified)
 
     def mount(self, digest: Digest, from_repository: str) -> bool:
         """Cross-repository mount; True if the registry linked the blob (no bytes moved)."""
@@ -115,10 +122,10 @@ class BlobUploader:
 
     # -- chunked -----------------------------------------------------------------------------
 
-    def _chunked(self, digest: Digest, size: int, chunks: Iterable[bytes]) -> None:
+    def _chunked(self, digest: Digest, size: int, chunks: Iterable[bytes], *, verified: bool) -> None:
         what = f"upload blob {digest.short} to {self.client.registry}/{self.repository}"
         location = self._start_restarting(what)
-        source = _Reader(iter(chunks), digest)
+        source = _Reader(iter(chunks), digest, size=size, verified=verified)
         chunk_size = self.client.config.upload_chunk_size
         offset = 0
         try:
@@ -148,6 +155,8 @@ class BlobUploader:
         except Exception:
             self._cancel(location)
             raise
+        finally:
+            source.close()
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -265,8 +274,9 @@ def _check_range(value: str | None, expected_end: int, what: str) -> None:
         )
 
 
-def _collect(digest: Digest, size: int, chunks: Iterable[bytes]) -> bytes:
-    """Read a small blob into memory, refusing more bytes than declared, then verify it."""
+def _collect(digest: Digest, size: int, chunks: Iterable[bytes], *, verified: bool) -> bytes:
+    """Read a small blob into memory, refusing more bytes than declared, then verify it
+    (unless its source did: then reading it to the end was the check)."""
     buffer = bytearray()
     for chunk in chunks:
         buffer += chunk
@@ -274,21 +284,23 @@ def _collect(digest: Digest, size: int, chunks: Iterable[bytes]) -> bytes:
             raise IntegrityError(f"blob {digest.short} is longer than its declared size {size}")
     if len(buffer) != size:
         raise IntegrityError(f"blob {digest.short} has {len(buffer)} bytes, expected {size}")
-    if not digest.matches(bytes(buffer)):
+    data = bytes(buffer)
+    if not verified and not digest.matches(data):
         raise IntegrityError(
             f"blob content does not match its digest {digest}",
             hint="the source is corrupt or changed while being read; nothing was uploaded",
         )
-    return bytes(buffer)
+    return data
 
 
 class _Reader:
-    """Cuts a chunk stream into exact-length request bodies while hashing it."""
+    """Cuts a chunk stream into exact-length request bodies while hashing it (unless its
+    source verifies it); :meth:`close` when done."""
 
-    def __init__(self, chunks: Iterator[bytes], digest: Digest) -> None:
+    def __init__(self, chunks: Iterator[bytes], digest: Digest, *, size: int, verified: bool) -> None:
         self._chunks = chunks
         self._digest = digest
-        self._hasher = digest.hasher()
+        self._hasher = None if verified else StreamHasher(digest, expected_size=size)
         self._pending = b""
         self.consumed = 0
 
@@ -304,22 +316,33 @@ class _Reader:
                         "shorter than its declared size"
                     ) from None
                 continue
-            piece, self._pending = self._pending[:remaining], self._pending[remaining:]
-            self._hasher.update(piece)
+            if len(self._pending) <= remaining:  # the usual case: no slicing, no copy
+                piece, self._pending = self._pending, b""
+            else:
+                piece, self._pending = self._pending[:remaining], self._pending[remaining:]
+            if self._hasher is not None:
+                self._hasher.update(piece)
             self.consumed += len(piece)
             remaining -= len(piece)
             yield piece
 
     def finish(self, size: int) -> None:
-        """After ``size`` bytes: the source must be exhausted and the digest must match."""
+        """After ``size`` bytes: the source must be exhausted and the digest must match.
+
+        Reading a verified source to its end is what runs its own check (it raises here).
+        """
         extra = len(self._pending) + sum(len(c) for c in self._chunks)
         if extra:
             raise IntegrityError(f"blob {self._digest.short} is longer than its declared size {size}")
-        if self._hasher.hexdigest() != self._digest.hex:
+        if self._hasher is not None and self._hasher.hexdigest() != self._digest.hex:
             raise IntegrityError(
                 f"blob content does not match its digest {self._digest}",
                 hint="the source is corrupt or changed while being read; the upload was cancelled",
             )
+
+    def close(self) -> None:
+        if self._hasher is not None:
+            self._hasher.close()
 
 
 __all__ = ["BlobUploader", "pull_scope", "push_scope", "with_query"]
