@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# `make demo`: shipflow's OCI round trip on the embedded default, start to finish, in about
-# half a minute on a fresh Debian machine (after `.ci/run`-style installs: docker-registry,
-# buildah or umoci, skopeo, busybox-static, and the project's venv).
+# `make demo`: shipflow's main job on the embedded default (an OCI layout on disk), start to
+# finish, in under a minute on a fresh Debian machine (after `.ci/run`-style installs:
+# docker-registry, buildah or umoci, skopeo, busybox-static, and the project's venv).
 #
-#   1. build a small real image (FROM scratch + Debian's static busybox) into an OCI layout
-#      with buildah (umoci if buildah is missing);
-#   2. start a throwaway CNCF registry on a free 127.0.0.1 port (stopped again on exit, always);
-#   3. shipflow copy: layout -> registry -> a second layout, and a cross-repository copy
-#      inside the registry (blobs mounted, no bytes moved);
-#   4. shipflow inspect/digest at every stop: one digest everywhere, confirmed by skopeo;
-#   5. shipflow tag: promote the digest to dev, then staging (a tag moves; no blob does).
+#   1. build a small real image (FROM scratch + Debian's static busybox, and an app that ships
+#      lodash 4.17.15) into an OCI layout with buildah (umoci if buildah is missing);
+#   2. sign it (a fresh cosign-format key pair), verify the signature, write an SPDX SBOM and
+#      attach it as a signed attestation;
+#   3. scan it offline against real OSV advisories: the CRITICAL/HIGH gate fails; with a
+#      documented, expiring exception the gate passes and the signed report is attached;
+#   4. promote by digest in the layout: verify, then tag dev (no rebuild, no blob moves);
+#   5. start a throwaway CNCF registry on a free 127.0.0.1 port (stopped again on exit, always);
+#      copy layout -> registry (with signatures and attestations) -> a second layout, and
+#      across repositories inside the registry (blobs mounted, no bytes move);
+#   6. one digest everywhere, confirmed by skopeo; the signature verifies at the destination;
+#   7. promote the verified digest to staging in the registry.
 #
 # Everything lives in a temporary directory that is removed at the end
 # (KEEP=1 keeps it and prints where).
@@ -64,13 +69,23 @@ BUILD="$WORK/build"        # the layout the image is built into
 ROUNDTRIP="$WORK/roundtrip" # the layout it comes back to
 
 # --- 1. build ------------------------------------------------------------------------------
+# The app's dependency as npm installs it: node_modules/<name>/package.json is the record
+# image scanners (shipflow, trivy, syft) trust. lodash 4.17.15 has real, published advisories.
+app_files() {
+    mkdir -p "$1/node_modules/lodash"
+    printf '{"name": "demo-app", "version": "1.0.0", "dependencies": {"lodash": "4.17.15"}}\n' >"$1/package.json"
+    printf '{"name": "lodash", "version": "4.17.15", "license": "MIT"}\n' >"$1/node_modules/lodash/package.json"
+}
+
 build_with_buildah() {
     local ctx="$WORK/context" bh=(buildah --storage-driver vfs --root "$WORK/buildah/root" --runroot "$WORK/buildah/runroot")
     mkdir -p "$ctx" "$WORK/buildah/tmp"
     cp /bin/busybox "$ctx/busybox"
+    app_files "$ctx/app"
     cat >"$ctx/Dockerfile" <<'EOF'
 FROM scratch
 COPY busybox /bin/busybox
+COPY app /app
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 RUN echo "hello from the shipflow demo" > /etc/motd
 LABEL org.opencontainers.image.title="shipflow-demo"
@@ -89,6 +104,7 @@ build_with_umoci() {
     umoci unpack --rootless --image "$BUILD:1.0" "$WORK/bundle" >/dev/null
     mkdir -p "$WORK/bundle/rootfs/bin" "$WORK/bundle/rootfs/etc"
     cp /bin/busybox "$WORK/bundle/rootfs/bin/busybox"
+    app_files "$WORK/bundle/rootfs/app"
     echo "hello from the shipflow demo" >"$WORK/bundle/rootfs/etc/motd"
     run umoci repack --image "$BUILD:1.0" "$WORK/bundle"
     run umoci config --image "$BUILD:1.0" --config.cmd /bin/busybox --config.cmd cat --config.cmd /etc/motd
@@ -106,8 +122,50 @@ fi
 run "$SHIPFLOW" inspect "oci:$BUILD:1.0"
 BUILT="$("$SHIPFLOW" digest "oci:$BUILD:1.0")"
 
-# --- 2. registry ---------------------------------------------------------------------------
-step "2. Start a throwaway CNCF distribution registry on 127.0.0.1"
+# --- 2. sign, verify, SBOM ------------------------------------------------------------------
+STORE="oci:$BUILD"
+IMAGE="$STORE@$BUILT"
+export COSIGN_PASSWORD="demo-password-$RANDOM"   # the spec's secret names; never printed
+step "2. Sign the digest (cosign-compatible), verify it, attach a signed SBOM"
+(cd "$WORK" && run "$SHIPFLOW" keygen)
+run "$SHIPFLOW" sign --key "$WORK/cosign.key" --identity demo/app "$IMAGE"
+run "$SHIPFLOW" verify --key "$WORK/cosign.pub" "$IMAGE"
+run "$SHIPFLOW" sbom "$IMAGE" -o "$WORK/sbom.spdx.json"
+run "$SHIPFLOW" attest --key "$WORK/cosign.key" --type spdxjson --predicate "$WORK/sbom.spdx.json" "$IMAGE"
+
+# --- 3. scan and gate -----------------------------------------------------------------------
+step "3. Scan offline against real OSV advisories (tests/data/osv, CC-BY-4.0): gate CRITICAL,HIGH"
+export SHIPFLOW_DB="$WORK/advisories.db"
+run "$SHIPFLOW" db import "$ROOT/tests/data/osv/records"
+set +e
+(cd "$WORK" && run "$SHIPFLOW" scan --fail-on CRITICAL,HIGH --max-db-age off "$IMAGE")
+gate=$?
+set -e
+[[ $gate -eq 1 ]] || die "expected the vulnerability gate to fail (exit 1), got exit $gate"
+echo "  the gate failed (exit 1), as it should: this digest may not be promoted yet"
+cat >"$WORK/.shipflowignore.yaml" <<EOF
+# Accepted risk, with an owner's reason and an expiry: after that date the gate fails again.
+ignore:
+  - id: GHSA-p6mc-m468-83gw
+    reason: "demo: prototype pollution in zipObjectDeep; the app never calls it"
+    expires: $(date -u -d '+30 days' +%Y-%m-%d)
+  - id: GHSA-35jh-r3h4-6jhm
+    reason: "demo: command injection via template; the app renders no templates"
+    expires: $(date -u -d '+30 days' +%Y-%m-%d)
+EOF
+echo "  with a documented, expiring exception ($WORK/.shipflowignore.yaml):"
+(cd "$WORK" && run "$SHIPFLOW" scan --fail-on CRITICAL,HIGH --max-db-age off \
+    --attest --key "$WORK/cosign.key" "$IMAGE")
+run "$SHIPFLOW" verify-attestation --key "$WORK/cosign.pub" --type vuln "$IMAGE" >/dev/null
+echo "  the signed scan report is attached to the digest and verifies"
+
+# --- 4. promote in the layout ---------------------------------------------------------------
+step "4. Promote by digest in the layout: verify first, then tag dev (no rebuild, no blob moves)"
+run "$SHIPFLOW" verify --key "$WORK/cosign.pub" "$IMAGE" >/dev/null
+run "$SHIPFLOW" tag "$IMAGE" dev
+
+# --- 5. registry ---------------------------------------------------------------------------
+step "5. Start a throwaway CNCF distribution registry on 127.0.0.1"
 PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 REG="127.0.0.1:$PORT"
 cat >"$WORK/registry.yml" <<EOF
@@ -128,15 +186,15 @@ done
 echo "registry listening on http://$REG (pid $REGISTRY_PID)"
 
 # --- 3. copies -----------------------------------------------------------------------------
-step "3. Copy layout -> registry -> second layout (digests preserved, tag written last)"
-run "$SHIPFLOW" copy "oci:$BUILD:1.0" "$REG/demo/app:1.0"
+step "   Copy layout -> registry (signatures and attestations too) -> second layout"
+run "$SHIPFLOW" copy --with-attachments "oci:$BUILD:1.0" "$REG/demo/app:1.0"
 run "$SHIPFLOW" copy "$REG/demo/app:1.0" "oci:$ROUNDTRIP:1.0"
 
 step "   ... and across repositories on the same registry: blobs are mounted, no bytes move"
 run "$SHIPFLOW" copy "$REG/demo/app@$BUILT" "$REG/demo/mirror:1.0"
 
-# --- 4. one digest everywhere --------------------------------------------------------------
-step "4. Inspect both ends: one digest everywhere"
+# --- 6. one digest everywhere --------------------------------------------------------------
+step "6. Inspect both ends: one digest everywhere; the signature verifies in the registry"
 run "$SHIPFLOW" inspect "$REG/demo/app:1.0"
 run "$SHIPFLOW" inspect "oci:$ROUNDTRIP:1.0"
 IN_REGISTRY="$("$SHIPFLOW" digest "$REG/demo/app:1.0")"
@@ -154,12 +212,14 @@ if [[ "$BUILT" != "$IN_REGISTRY" || "$BUILT" != "$ROUND" || "$BUILT" != "$MIRROR
     die "digests differ: the round trip changed the image"
 fi
 echo "  identical: the image was never re-serialised"
+run "$SHIPFLOW" verify --key "$WORK/cosign.pub" "$REG/demo/app@$BUILT" >/dev/null
+echo "  signature verified at the destination"
 
-# --- 5. promotion by tag -------------------------------------------------------------------
-step "5. Promote by digest: tag dev, then staging (one manifest write each, no blob moves)"
+# --- 7. promotion by tag -------------------------------------------------------------------
+step "7. Promote the verified digest: dev, then staging (one manifest write each, no blob moves)"
 run "$SHIPFLOW" tag "$REG/demo/app@$BUILT" dev
 run "$SHIPFLOW" tag "$REG/demo/app:dev" staging
 run "$SHIPFLOW" tags "$REG/demo/app"
 run "$SHIPFLOW" inspect "$REG/demo/app:staging"
 
-step "Done: built once, copied three times, promoted twice - one digest: $BUILT"
+step "Done: built once, signed, scanned, copied three times, promoted - one digest: $BUILT"
