@@ -15,12 +15,10 @@ import pytest
 from fixtures.images import BuiltImage, ImageBuilder, PublishedImage
 from fixtures.procs import free_port
 from fixtures.registry import Registry
+from oci_support import put_artifact
 from shipflow.oci import mediatypes as mt
-from shipflow.oci.digest import Digest
-from shipflow.oci.models import ManifestBytes
 from shipflow.oci.open import open_store
 from shipflow.oci.registry.config import RegistryConfig
-from shipflow.oci.store import Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
@@ -462,22 +460,3 @@ def test_copy_with_attachments_carries_signature_tag_and_referrer(
     plain = tmp_path / "plain"
     ok("copy", f"{dst_repo}:v1", f"oci:{plain}:v1")
     assert ok("tags", f"oci:{plain}").out.split() == ["v1"]
-
-
-def put_artifact(
-    store: Store, payload: bytes, *, artifact_type: str, subject: ManifestBytes | None = None
-) -> ManifestBytes:
-    """A one-layer OCI artifact manifest (the shape of a cosign signature or an attached SBOM)."""
-    empty = b"{}"
-    store.put_blob(Digest.of(empty), len(empty), [empty])
-    store.put_blob(Digest.of(payload), len(payload), [payload])
-    doc: dict[str, object] = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "artifactType": artifact_type,
-        "config": {"mediaType": mt.OCI_EMPTY, "digest": str(Digest.of(empty)), "size": len(empty)},
-        "layers": [{"mediaType": artifact_type, "digest": str(Digest.of(payload)), "size": len(payload)}],
-    }
-    if subject is not None:
-        doc["subject"] = json.loads(subject.descriptor().to_json_bytes())
-    return ManifestBytes.create(json.dumps(doc, separators=(",", ":")).encode(), mt.OCI_MANIFEST)

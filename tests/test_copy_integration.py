@@ -17,6 +17,7 @@ import pytest
 
 from fixtures.images import BuiltImage, ImageBuilder, PublishedImage
 from fixtures.registry import Registry
+from oci_support import put_artifact
 from shipflow.errors import IntegrityError, ManifestNotFound
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.copy import copy, copy_image, retag
@@ -63,29 +64,6 @@ def blob_requests(reg: Registry) -> list[str]:
     """Access-log lines of blob requests (the registry logs every request it serves)."""
     lines = reg.log.read_text(errors="replace").splitlines()
     return [line for line in lines if "/blobs/" in line and '"' in line]
-
-
-def put_artifact(
-    store: Store, payload: bytes, *, artifact_type: str, subject: ManifestBytes | None = None
-) -> ManifestBytes:
-    """A small OCI artifact manifest (like a cosign signature or an SBOM) with one layer."""
-    empty = b"{}"
-    store.put_blob(Digest.of(empty), len(empty), [empty])
-    store.put_blob(Digest.of(payload), len(payload), [payload])
-    doc: dict[str, object] = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "artifactType": artifact_type,
-        "config": {"mediaType": mt.OCI_EMPTY, "digest": str(Digest.of(empty)), "size": 2},
-        "layers": [{"mediaType": artifact_type, "digest": str(Digest.of(payload)), "size": len(payload)}],
-    }
-    if subject is not None:
-        doc["subject"] = {
-            "mediaType": subject.media_type,
-            "digest": str(subject.digest),
-            "size": subject.size,
-        }
-    return ManifestBytes.create(json.dumps(doc, separators=(",", ":")).encode(), mt.OCI_MANIFEST)
 
 
 def test_layout_registry_registry_layout_round_trip_keeps_the_digest(

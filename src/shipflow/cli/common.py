@@ -19,6 +19,7 @@ These names are a stable interface for the other CLI modules: extend, do not ren
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from shipflow.oci.reference import Reference, parse_reference
 from shipflow.oci.registry.config import RegistryConfig, normalize_host
 
 if TYPE_CHECKING:  # kept out of import time: every command imports this module
+    from shipflow.oci.digest import Digest
     from shipflow.oci.models import Descriptor
     from shipflow.oci.store import Store
 
@@ -39,10 +41,13 @@ __all__ = [
     "RegistryOptions",
     "human_bytes",
     "json_option",
+    "key_option",
     "not_found_hint",
     "open_ref",
     "parse_ref",
+    "password_source",
     "registry_options",
+    "resolve_image",
     "resolve_ref",
 ]
 
@@ -238,6 +243,62 @@ def not_found_hint(ref: Reference) -> Iterator[None]:
                 else f"check the digest; `shipflow tags {ref.name}` lists what is there"
             )
         raise
+
+
+# --- signing: shared by ``sign``/``attest`` and ``scan --attest`` -------------------------------
+
+key_option = click.option(
+    "--key",
+    "key",
+    default=None,
+    metavar="KEY",
+    help="Private key file or PEM text (default: $COSIGN_PRIVATE_KEY). Password: $COSIGN_PASSWORD.",
+)
+"""Add ``--key KEY``: the command receives ``key: str | None``, the private key (a path or PEM
+text) for :func:`shipflow.signing.keys.private_key_from_settings`, which falls back to
+``COSIGN_PRIVATE_KEY``."""
+
+
+def password_source(confirm: bool = False) -> Callable[[], bytes] | None:
+    """Where the private key's password comes from, for ``private_key_from_settings``.
+
+    None when ``COSIGN_PASSWORD`` is set (even empty: the library reads it) or stdin is not a
+    terminal (the library then says how to supply one); otherwise a hidden prompt, asked twice
+    when ``confirm`` (a new key). The password is never echoed or logged.
+    """
+    from shipflow.signing.keys import ENV_PASSWORD
+
+    if ENV_PASSWORD in os.environ or not sys.stdin.isatty():
+        return None
+
+    def prompt() -> bytes:
+        text: str = click.prompt(
+            "Enter password for private key",
+            hide_input=True,
+            confirmation_prompt=confirm,
+            default="",
+            show_default=False,
+            err=True,
+        )
+        return text.encode()
+
+    return prompt
+
+
+def resolve_image(ref_text: str) -> tuple[Reference, Store, Digest]:
+    """Parse an image argument, open its store and pin it to a digest, once: a tag is only an
+    input, so everything after (signing, scanning, attesting) is about the same image even if
+    the tag moves meanwhile. A digest reference is taken as given, not looked up."""
+    from shipflow.cli.output import note
+    from shipflow.oci.open import open_store
+
+    ref = parse_reference(ref_text)
+    store = open_store(ref)
+    if ref.digest is not None:
+        return ref, store, ref.digest
+    descriptor = store.resolve(ref.identifier)
+    note(f"resolved {ref} to {descriptor.digest}")
+    return ref, store, descriptor.digest
 
 
 def human_bytes(n: int | None) -> str:

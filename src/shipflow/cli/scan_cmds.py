@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
+from shipflow.cli.common import key_option, password_source, resolve_image
 from shipflow.cli.output import note, print_json, stdout, step_summary
-from shipflow.cli.sign_cmds import _key_option, _password_source, _resolve
 from shipflow.errors import GateFailed, UsageError
 from shipflow.oci.digest import Digest
 from shipflow.oci.reference import Reference
@@ -148,8 +148,8 @@ def _prepare_attestation(target: str, key: str | None) -> _AttestTo:
             hint="attestations attach to an image digest: scan IMAGE (registry or oci: reference), "
             "or drop --attest",
         )
-    signer = private_key_from_settings(key, _password_source())
-    ref, store, digest = _resolve(target)
+    signer = private_key_from_settings(key, password_source())
+    ref, store, digest = resolve_image(target)
     return _AttestTo(ref, store, digest, signer)
 
 
@@ -210,7 +210,7 @@ def _attest(
     help="Sign the report as a cosign `vuln` attestation and attach it to the scanned image digest "
     "(sha256-<hex>.att), whatever the gate decides. Images only.",
 )
-@_key_option
+@key_option
 def scan_command(
     target: str,
     db_path: Path | None,

@@ -9,19 +9,17 @@ password, bad arguments), 3 infrastructure (registry, disk).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from shipflow.cli.common import key_option, password_source, resolve_image
 from shipflow.cli.output import note, print_json, stdout
 from shipflow.errors import ConfigError, UsageError
 from shipflow.oci.digest import Digest
-from shipflow.oci.open import open_store
-from shipflow.oci.reference import Reference, parse_reference
+from shipflow.oci.reference import Reference
 from shipflow.oci.store import Store
 from shipflow.signing import dsse
 from shipflow.signing.keys import (
@@ -35,33 +33,6 @@ from shipflow.signing.policy import trusted_keys_from_paths
 from shipflow.signing.sign import attest, sign
 from shipflow.signing.verify import Report, verification_failure, verify_attestations_report, verify_report
 
-log = logging.getLogger(__name__)
-
-
-def _is_tty() -> bool:
-    return sys.stdin.isatty()
-
-
-def _password_source(confirm: bool = False) -> Callable[[], bytes] | None:
-    """COSIGN_PASSWORD if set (even empty); else a prompt on a terminal; else None (error later)."""
-    if ENV_PASSWORD in os.environ:
-        return None  # private_key_from_settings reads it
-    if not _is_tty():
-        return None
-
-    def prompt() -> bytes:
-        text: str = click.prompt(
-            "Enter password for private key",
-            hide_input=True,
-            confirmation_prompt=confirm,
-            default="",
-            show_default=False,
-            err=True,
-        )
-        return text.encode()
-
-    return prompt
-
 
 def _parse_annotations(values: tuple[str, ...]) -> dict[str, str]:
     result: dict[str, str] = {}
@@ -73,15 +44,13 @@ def _parse_annotations(values: tuple[str, ...]) -> dict[str, str]:
     return result
 
 
-def _resolve(ref_text: str) -> tuple[Reference, Store, Digest]:
-    """Open the image's store and pin it to a digest, once (a tag is only an input)."""
-    ref = parse_reference(ref_text)
-    store = open_store(ref)
+def _resolve_existing(image: str) -> tuple[Reference, Store, Digest]:
+    """:func:`resolve_image`, refusing an image that is not there: a digest reference is
+    otherwise taken as given, and nothing should be signed or attested about a missing image."""
+    ref, store, digest = resolve_image(image)
     if ref.digest is not None:
-        return ref, store, ref.digest
-    descriptor = store.resolve(ref.identifier)
-    note(f"resolved {ref} to {descriptor.digest}")
-    return ref, store, descriptor.digest
+        store.resolve(str(digest))
+    return ref, store, digest
 
 
 # --- keygen ------------------------------------------------------------------------------------
@@ -104,26 +73,21 @@ def keygen_cmd(output_key_prefix: str, force: bool) -> None:
     for path in (key_path, pub_path):
         if path.exists() and not force:
             raise UsageError(f"{path} already exists", hint="pass --force to overwrite, or another prefix")
+    prompt = password_source(confirm=True)
     if ENV_PASSWORD in os.environ:
         password = os.environ[ENV_PASSWORD].encode()
-    elif _is_tty():
-        source = _password_source(confirm=True)
-        assert source is not None
-        password = source()
+    elif prompt is not None:
+        password = prompt()
     else:
         raise ConfigError(
             "no password for the new key", hint=f"set {ENV_PASSWORD} (may be empty) or run in a terminal"
         )
     key = generate_private_key()
-    _write_private(key_path, encrypt_private_key(key, password))
+    _write_atomic(key_path, encrypt_private_key(key, password), 0o600)
     _write_atomic(pub_path, key.verifier.pem, 0o644)
     note(f"Private key written to {key_path}")
     note(f"Public key written to {pub_path}")
     stdout.print(key.verifier.key_id, highlight=False)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    _write_atomic(path, data, 0o600)
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -143,18 +107,9 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
 # --- sign --------------------------------------------------------------------------------------
 
 
-_key_option = click.option(
-    "--key",
-    "key",
-    default=None,
-    metavar="KEY",
-    help="Private key file or PEM text (default: $COSIGN_PRIVATE_KEY). Password: $COSIGN_PASSWORD.",
-)
-
-
 @click.command("sign")
 @click.argument("image")
-@_key_option
+@key_option
 @click.option(
     "-a", "--annotation", "annotations", multiple=True, metavar="KEY=VALUE", help="Signed annotation."
 )
@@ -170,10 +125,8 @@ def sign_cmd(
 ) -> None:
     """Sign IMAGE (by digest; a tag is resolved once) and store the signature under sha256-<hex>.sig."""
     extra = _parse_annotations(annotations)
-    signer = private_key_from_settings(key, _password_source())
-    ref, store, digest = _resolve(image)
-    if ref.digest is not None:
-        store.resolve(str(digest))  # refuse to sign an image that is not there
+    signer = private_key_from_settings(key, password_source())
+    ref, store, digest = _resolve_existing(image)
     result = sign(store, digest, signer, reference=identity or docker_reference(ref), annotations=extra)
     pinned = ref.by_digest(digest)
     if as_json:
@@ -202,12 +155,15 @@ def _key_paths(keys: tuple[str, ...]) -> list[Path]:
     return [Path(k) for k in keys]
 
 
-def _print_rejections(report: Report) -> None:
-    """Broken signatures next to a valid one are worth a warning (a failure lists them anyway)."""
+def _require_verified(report: Report, what: str, pinned: Reference) -> None:
+    """Raise the verification failure unless ``report`` is ok; else warn about the broken
+    signatures next to the valid ones (a failure lists them anyway) and start the summary."""
     if not report.ok:
-        return
+        raise verification_failure(report, what)
     for rejection in report.rejected:
         note(f"warning: ignored {report.kind} {rejection}")
+    note(f"\nVerification for {pinned} --")
+    note(f"The following checks were performed on each of these {report.kind}s:")
 
 
 @click.command("verify")
@@ -238,14 +194,10 @@ def verify_cmd(
     """Verify IMAGE's cosign signatures against trusted keys; print the verified payloads."""
     policy = trusted_keys_from_paths(_key_paths(keys), require_all=require_all)
     required = _parse_annotations(annotations)
-    ref, store, digest = _resolve(image)
+    ref, store, digest = resolve_image(image)
     reference = docker_reference(ref) if check_reference else None
     report = verify_report(store, digest, policy, annotations=required or None, reference=reference)
-    _print_rejections(report)
-    if not report.ok:
-        raise verification_failure(report, "signature")
-    note(f"\nVerification for {ref.by_digest(digest)} --")
-    note("The following checks were performed on each of these signatures:")
+    _require_verified(report, "signature", ref.by_digest(digest))
     if required:
         note("  - The specified annotations were verified.")
     if reference:
@@ -281,7 +233,7 @@ def _predicate_uri(type_name: str) -> str:
     show_default=True,
     help="spdxjson|cyclonedx|slsaprovenance1|vuln|openvex|… or a predicate type URI.",
 )
-@_key_option
+@key_option
 @click.option(
     "--statement",
     "statement_type",
@@ -300,10 +252,8 @@ def attest_cmd(
         predicate = predicate_path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read predicate {predicate_path}: {exc.strerror}") from exc
-    signer = private_key_from_settings(key, _password_source())
-    ref, store, digest = _resolve(image)
-    if ref.digest is not None:
-        store.resolve(str(digest))
+    signer = private_key_from_settings(key, password_source())
+    ref, store, digest = _resolve_existing(image)
     result = attest(
         store,
         digest,
@@ -343,15 +293,10 @@ def verify_attestation_cmd(
     """Verify IMAGE's attestations (DSSE over PAE, payload type, subject) and print the predicates."""
     policy = trusted_keys_from_paths(_key_paths(keys), require_all=require_all)
     predicate_type = _predicate_uri(type_name) if type_name else None
-    ref, store, digest = _resolve(image)
+    ref, store, digest = resolve_image(image)
     report = verify_attestations_report(store, digest, policy, predicate_type=predicate_type)
-    _print_rejections(report)
-    if not report.ok:
-        raise verification_failure(
-            report, "attestation" if predicate_type is None else f"{predicate_type} attestation"
-        )
-    note(f"\nVerification for {ref.by_digest(digest)} --")
-    note("The following checks were performed on each of these attestations:")
+    what = "attestation" if predicate_type is None else f"{predicate_type} attestation"
+    _require_verified(report, what, ref.by_digest(digest))
     note("  - The envelope signatures were verified against the specified public key")
     note("  - The payload type and the statement subject digest were validated")
     if as_json:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 from shipflow.errors import ManifestError
 from shipflow.oci import mediatypes as mt
@@ -31,7 +31,7 @@ from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor, Index, ManifestBytes
 from shipflow.oci.store import NullObserver, ProgressObserver, Store
 
-__all__ = ["ATTACHMENT_SUFFIXES", "CopyResult", "copy", "copy_image", "copy_manifest", "retag"]
+__all__ = ["ATTACHMENT_SUFFIXES", "CopyOptions", "CopyResult", "copy", "copy_image", "copy_manifest", "retag"]
 
 log = logging.getLogger(__name__)
 
@@ -104,55 +104,33 @@ def retag(store: Store, digest: Digest, tag: str) -> None:
     store.tag(digest, tag)
 
 
-def copy(
-    src: Store,
-    src_ref: str,
-    dst: Store,
-    dst_tag: str | None,
-    *,
-    with_attachments: bool = False,
-    observer: ProgressObserver | None = None,
-    max_workers: int = 4,
-) -> Digest:
+class CopyOptions(TypedDict, total=False):
+    """The keyword options :func:`copy` and :func:`copy_image` pass on to :func:`copy_manifest`
+    (which holds their defaults)."""
+
+    with_attachments: bool
+    observer: ProgressObserver | None
+    max_workers: int
+
+
+def copy(src: Store, src_ref: str, dst: Store, dst_tag: str | None, **options: Unpack[CopyOptions]) -> Digest:
     """Copy the image ``src_ref`` (tag or digest) from ``src`` to ``dst``; return its digest.
 
-    ``dst_tag`` None stores it by digest only. See :func:`copy_image` for the counts.
+    ``dst_tag`` None stores it by digest only. See :func:`copy_image` for the counts and
+    :func:`copy_manifest` for the options.
     """
-    return copy_image(
-        src,
-        src_ref,
-        dst,
-        dst_tag,
-        with_attachments=with_attachments,
-        observer=observer,
-        max_workers=max_workers,
-    ).digest
+    return copy_image(src, src_ref, dst, dst_tag, **options).digest
 
 
 def copy_image(
-    src: Store,
-    src_ref: str,
-    dst: Store,
-    dst_tag: str | None,
-    *,
-    with_attachments: bool = False,
-    observer: ProgressObserver | None = None,
-    max_workers: int = 4,
+    src: Store, src_ref: str, dst: Store, dst_tag: str | None, **options: Unpack[CopyOptions]
 ) -> CopyResult:
     """Copy like :func:`copy` and report what moved (blobs copied/mounted/skipped, bytes)."""
     # Resolve once: from here on everything is named by digest, so a tag moving in the source
     # during the copy cannot mix two images. (A HEAD, then the manifest by its digest.)
     descriptor = src.resolve(src_ref)
     root = src.get_manifest(str(descriptor.digest))
-    return copy_manifest(
-        src,
-        root,
-        dst,
-        dst_tag,
-        with_attachments=with_attachments,
-        observer=observer,
-        max_workers=max_workers,
-    )
+    return copy_manifest(src, root, dst, dst_tag, **options)
 
 
 def copy_manifest(
@@ -168,7 +146,9 @@ def copy_manifest(
     """Copy ``root`` (a manifest already read from ``src``) and everything below it.
 
     For callers that have read the manifest anyway (the CLI, to report a missing source
-    before creating a destination): saves reading it a second time.
+    before creating a destination): saves reading it a second time. ``with_attachments`` also
+    copies the cosign tags and referrers of every manifest copied; ``observer`` sees the bytes
+    that really move; ``max_workers`` bounds the parallel blob transfers.
     """
     if max_workers < 1:
         raise ValueError("max_workers must be at least 1")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipflow.oci.digest import Digest
+from shipflow.signing.jsondoc import load_object
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_V01 = "https://in-toto.io/Statement/v0.1"
@@ -78,13 +79,16 @@ def build_envelope(payload_type: str, payload: bytes, signatures: list[tuple[str
     ).encode()
 
 
-def _b64decode(text: str) -> bytes:
+def _b64decode(text: str, what: str) -> bytes:
     # DSSE allows standard and URL-safe base64 (go-securesystemslib tries both).
     # Both strictly: a lenient decoder would silently drop stray characters.
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return base64.b64decode(text.translate(_URLSAFE_TO_STD), validate=True)
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return base64.b64decode(text.translate(_URLSAFE_TO_STD), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
+        raise EnvelopeError(f"{what} is not valid base64") from exc
 
 
 @dataclass(frozen=True)
@@ -99,30 +103,21 @@ class Envelope:
 
 
 def parse_envelope(data: bytes) -> Envelope:
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EnvelopeError(f"envelope is not JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise EnvelopeError("envelope is not a JSON object")
+    doc = load_object(data, "envelope", EnvelopeError)
     payload_type, payload, sigs = doc.get("payloadType"), doc.get("payload"), doc.get("signatures")
     if not isinstance(payload_type, str) or not isinstance(payload, str):
         raise EnvelopeError("envelope lacks payloadType or payload")
     if not isinstance(sigs, list) or not sigs:
         raise EnvelopeError("envelope has no signatures")
-    try:
-        body = _b64decode(payload)
-    except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-        raise EnvelopeError("envelope payload is not valid base64") from exc
+    body = _b64decode(payload, "envelope payload")
     signatures: list[tuple[str, bytes]] = []
     for entry in sigs:
         if not isinstance(entry, dict) or not isinstance(entry.get("sig"), str):
             raise EnvelopeError("envelope signature entry lacks 'sig'")
         keyid = entry.get("keyid")
-        try:
-            signatures.append((keyid if isinstance(keyid, str) else "", _b64decode(entry["sig"])))
-        except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-            raise EnvelopeError("envelope signature is not valid base64") from exc
+        signatures.append(
+            (keyid if isinstance(keyid, str) else "", _b64decode(entry["sig"], "envelope signature"))
+        )
     return Envelope(payload_type, body, signatures)
 
 
@@ -165,12 +160,7 @@ class Statement:
 
 
 def parse_statement(data: bytes) -> Statement:
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EnvelopeError(f"statement is not JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise EnvelopeError("statement is not a JSON object")
+    doc = load_object(data, "statement", EnvelopeError)
     kind, predicate_type, subject = doc.get("_type"), doc.get("predicateType"), doc.get("subject")
     if kind not in STATEMENT_TYPES:
         raise EnvelopeError(f"not an in-toto statement (_type {kind!r})")

@@ -21,6 +21,7 @@ from typing import Any
 
 from shipflow.oci.digest import Digest
 from shipflow.oci.reference import DOCKER_HUB, Reference
+from shipflow.signing.jsondoc import load_object
 
 COSIGN_SIGNATURE_TYPE = "cosign container image signature"
 
@@ -71,24 +72,9 @@ class SimpleSigningPayload:
     type: str
     optional: dict[str, Any] | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "critical": {
-                "identity": {"docker-reference": self.docker_reference},
-                "image": {"docker-manifest-digest": self.manifest_digest},
-                "type": self.type,
-            },
-            "optional": self.optional,
-        }
-
 
 def parse_payload(data: bytes) -> SimpleSigningPayload:
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"payload is not JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise PayloadError("payload is not a JSON object")
+    doc = load_object(data, "payload", PayloadError)
     critical = doc.get("critical")
     if not isinstance(critical, dict):
         raise PayloadError("payload has no 'critical' object")

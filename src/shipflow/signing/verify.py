@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +219,32 @@ def _check_signature_layer(
     )
 
 
+# Judges one layer with the policy's keys: the verified item, None to skip it (valid but not
+# asked for), or LayerUnavailable with the reason it is rejected.
+_LayerCheck = Callable[[AttachedLayer, list[Verifier]], VerifiedSignature | VerifiedAttestation | None]
+
+
+def _judge_layers(store: Store, report: Report, policy: Policy, check: _LayerCheck) -> Report:
+    """Fill ``report`` with every layer of the attachment image judged by ``check``, then the
+    policy parts the keys behind the verified layers leave unmet."""
+    image = _read_image(store, _tag_for(report), report)
+    if image is None:
+        return report
+    keys = policy.verifiers()
+    for layer in image.layers:
+        try:
+            verified = check(layer, keys)
+        except LayerUnavailable as exc:
+            report.rejected.append(Rejection(layer.index, str(layer.digest), exc.reason))
+            continue
+        if verified is None:
+            report.skipped += 1
+        else:
+            report.verified.append(verified)
+    report.unmet = policy.unmet({key_id for item in report.verified for key_id in item.key_ids})
+    return report
+
+
 def verify_report(
     store: Store,
     digest: Digest,
@@ -228,19 +254,12 @@ def verify_report(
     reference: str | None = None,
 ) -> Report:
     """Judge every signature on ``digest``; never raises for a bad signature (see :func:`verify`)."""
-    report = Report(digest, "signature")
-    image = _read_image(store, signature_tag(digest), report)
-    if image is None:
-        return report
-    keys = policy.verifiers()
-    for layer in image.layers:
-        try:
-            report.verified.append(_check_signature_layer(store, layer, digest, keys, annotations, reference))
-        except LayerUnavailable as exc:
-            report.rejected.append(Rejection(layer.index, str(layer.digest), exc.reason))
-    signed_by = {key_id for sig in report.verified for key_id in sig.key_ids}
-    report.unmet = policy.unmet(signed_by)
-    return report
+    return _judge_layers(
+        store,
+        Report(digest, "signature"),
+        policy,
+        lambda layer, keys: _check_signature_layer(store, layer, digest, keys, annotations, reference),
+    )
 
 
 def verify(
@@ -305,24 +324,14 @@ def _check_attestation_layer(
 def verify_attestations_report(
     store: Store, digest: Digest, policy: Policy, *, predicate_type: str | None = None
 ) -> Report:
-    report = Report(digest, "attestation")
-    image = _read_image(store, attestation_tag(digest), report)
-    if image is None:
-        return report
-    keys = policy.verifiers()
-    for layer in image.layers:
-        try:
-            verified = _check_attestation_layer(store, layer, digest, keys, predicate_type)
-        except LayerUnavailable as exc:
-            report.rejected.append(Rejection(layer.index, str(layer.digest), exc.reason))
-            continue
-        if verified is None:
-            report.skipped += 1
-        else:
-            report.verified.append(verified)
-    signed_by = {key_id for att in report.verified for key_id in att.key_ids}
-    report.unmet = policy.unmet(signed_by)
-    return report
+    """Judge every attestation on ``digest``; those of another predicate type are counted as
+    skipped. Never raises for a bad attestation (see :func:`verify_attestations`)."""
+    return _judge_layers(
+        store,
+        Report(digest, "attestation"),
+        policy,
+        lambda layer, keys: _check_attestation_layer(store, layer, digest, keys, predicate_type),
+    )
 
 
 def verify_attestations(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from shipflow.sbom.catalogers.packages import os_package
 from shipflow.sbom.model import Distro, Package
-from shipflow.sbom.purls import os_package_purl
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -49,27 +49,19 @@ class ApkCataloger:
                 if not name or not version:
                     log.debug("apk record without P:/V: in %s", found.location.path)
                     continue
-                origin = record.get("o") or name
                 licence = record.get("L", "").strip()
                 packages.append(
-                    Package(
+                    os_package(
+                        "apk",
                         name=name,
                         version=version,
-                        type="apk",
-                        purl=os_package_purl(
-                            "apk",
-                            namespace=distro.id if distro else "alpine",
-                            name=name,
-                            version=version,
-                            arch=record.get("A"),
-                            distro=distro,
-                            source_name=origin,
-                        ),
+                        arch=record.get("A"),
+                        source_name=record.get("o") or name,
+                        source_version=version,  # apk records no separate origin version
                         licenses=(licence,) if licence else (),
-                        source_name=origin,
-                        source_version=version,
-                        locations=(found.location,),
+                        location=found.location,
                         distro=distro,
+                        default_namespace="alpine",
                     )
                 )
         return packages

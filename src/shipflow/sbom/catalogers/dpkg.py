@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import re
 
+from shipflow.sbom.catalogers.packages import os_package
 from shipflow.sbom.model import Distro, Package
-from shipflow.sbom.purls import os_package_purl
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -127,25 +127,17 @@ class DpkgCataloger:
                     source_name = match["name"]
                     source_version = match["version"] or version
                 packages.append(
-                    Package(
+                    os_package(
+                        "deb",
                         name=name,
                         version=version,
-                        type="deb",
-                        purl=os_package_purl(
-                            "deb",
-                            namespace=distro.id if distro else "debian",
-                            name=name,
-                            version=version,
-                            arch=stanza.get("Architecture"),
-                            distro=distro,
-                            source_name=source_name,
-                            source_version=source_version,
-                        ),
-                        licenses=self._licenses(source, name),
+                        arch=stanza.get("Architecture"),
                         source_name=source_name,
                         source_version=source_version,
-                        locations=(found.location,),
+                        licenses=self._licenses(source, name),
+                        location=found.location,
                         distro=distro,
+                        default_namespace="debian",
                     )
                 )
         return packages

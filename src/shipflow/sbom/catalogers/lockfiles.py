@@ -23,8 +23,8 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from shipflow.sbom.catalogers.packages import npm_package, pypi_package
 from shipflow.sbom.model import Distro, Location, Package
-from shipflow.sbom.purls import npm_purl, pypi_purl
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -35,18 +35,8 @@ _REQUIREMENTS = re.compile(r"^requirements[^/]*\.txt$")
 _PLAIN_VERSION = re.compile(r"^[^:/\s]+$")
 
 
-def _basename(path: str) -> str:
-    return posixpath.basename(path)
-
-
 def _in_node_modules(path: str) -> bool:
     return "node_modules/" in path or path.startswith("node_modules")
-
-
-def _npm_package(name: str, version: str, location: Location) -> Package:
-    return Package(
-        name=name, version=version, type="npm", purl=npm_purl(name, version), locations=(location,)
-    )
 
 
 def parse_package_lock(doc: dict[str, Any], location: Location) -> Iterator[Package]:
@@ -61,7 +51,7 @@ def parse_package_lock(doc: dict[str, Any], location: Location) -> Iterator[Pack
                 name = tail if sep else None
             version = entry.get("version")
             if isinstance(name, str) and isinstance(version, str) and _PLAIN_VERSION.match(version):
-                yield _npm_package(name, version, location)
+                yield npm_package(name, version, location)
         return
     yield from _v1_dependencies(doc.get("dependencies"), location)  # lockfileVersion 1
 
@@ -74,7 +64,7 @@ def _v1_dependencies(deps: Any, location: Location) -> Iterator[Package]:
             continue
         version = entry.get("version")
         if isinstance(version, str) and _PLAIN_VERSION.match(version):
-            yield _npm_package(name, version, location)
+            yield npm_package(name, version, location)
         yield from _v1_dependencies(entry.get("dependencies"), location)
 
 
@@ -82,7 +72,7 @@ class NpmLockCataloger:
     name = "npm-lock"
 
     def wants(self, path: str) -> bool:
-        return _basename(path) in NPM_LOCKS and not _in_node_modules(path)
+        return posixpath.basename(path) in NPM_LOCKS and not _in_node_modules(path)
 
     def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
         found_packages: list[Package] = []
@@ -143,7 +133,7 @@ class RequirementsCataloger:
     name = "requirements"
 
     def wants(self, path: str) -> bool:
-        return _REQUIREMENTS.match(_basename(path)) is not None
+        return _REQUIREMENTS.match(posixpath.basename(path)) is not None
 
     def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
         packages: list[Package] = []
@@ -151,16 +141,7 @@ class RequirementsCataloger:
             pinned, unpinned = parse_requirements(found.data.decode("utf-8", "replace"))
             for line in unpinned:
                 log.info("%s: not pinned with ==, skipped: %s", found.location.path, line)
-            for name, version in pinned:
-                packages.append(
-                    Package(
-                        name=name,
-                        version=version,
-                        type="pypi",
-                        purl=pypi_purl(name, version),
-                        locations=(found.location,),
-                    )
-                )
+            packages.extend(pypi_package(name, version, found.location) for name, version in pinned)
         return packages
 
 
@@ -178,7 +159,7 @@ class PythonLockCataloger:
     name = "python-lock"
 
     def wants(self, path: str) -> bool:
-        return _basename(path) in ("poetry.lock", "uv.lock")
+        return posixpath.basename(path) in ("poetry.lock", "uv.lock")
 
     def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
         packages: list[Package] = []
@@ -195,13 +176,5 @@ class PythonLockCataloger:
                 if isinstance(origin, dict) and ("editable" in origin or "virtual" in origin):
                     continue  # the project being locked, not a dependency
                 if isinstance(name, str) and isinstance(version, str) and name and version:
-                    packages.append(
-                        Package(
-                            name=name,
-                            version=version,
-                            type="pypi",
-                            purl=pypi_purl(name, version),
-                            locations=(found.location,),
-                        )
-                    )
+                    packages.append(pypi_package(name, version, found.location))
         return packages

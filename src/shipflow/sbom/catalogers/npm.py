@@ -12,8 +12,8 @@ import logging
 import re
 from typing import Any
 
+from shipflow.sbom.catalogers.packages import npm_package
 from shipflow.sbom.model import Distro, Package
-from shipflow.sbom.purls import npm_purl
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,5 @@ class NpmCataloger:
             name, version = doc.get("name"), doc.get("version")
             if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
                 continue
-            packages.append(
-                Package(
-                    name=name,
-                    version=version,
-                    type="npm",
-                    purl=npm_purl(name, version),
-                    licenses=npm_licenses(doc),
-                    locations=(found.location,),
-                )
-            )
+            packages.append(npm_package(name, version, found.location, npm_licenses(doc)))
         return packages

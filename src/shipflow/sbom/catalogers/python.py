@@ -11,8 +11,8 @@ import email.parser
 import email.policy
 import logging
 
+from shipflow.sbom.catalogers.packages import pypi_package
 from shipflow.sbom.model import Distro, Package
-from shipflow.sbom.purls import pypi_purl
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,5 @@ class PythonCataloger:
                 log.debug("%s has no Name/Version", found.location.path)
                 continue
             name, version = str(name).strip(), str(version).strip()
-            packages.append(
-                Package(
-                    name=name,
-                    version=version,
-                    type="pypi",
-                    purl=pypi_purl(name, version),
-                    licenses=metadata_licenses(message),
-                    locations=(found.location,),
-                )
-            )
+            packages.append(pypi_package(name, version, found.location, metadata_licenses(message)))
         return packages
