@@ -9,7 +9,15 @@ import pytest
 from shipflow.errors import ManifestError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
-from shipflow.oci.models import Descriptor, ImageConfig, Index, Manifest, ManifestBytes, detect_media_type
+from shipflow.oci.models import (
+    Descriptor,
+    ImageConfig,
+    Index,
+    Manifest,
+    ManifestBytes,
+    WireError,
+    detect_media_type,
+)
 
 CONFIG = {"mediaType": mt.OCI_CONFIG, "digest": "sha256:" + "c" * 64, "size": 2}
 LAYER = {"mediaType": mt.OCI_LAYER_GZIP, "digest": "sha256:" + "d" * 64, "size": 10}
@@ -130,7 +138,7 @@ def test_models_keep_unknown_fields_and_aliases() -> None:
         "platform": {"architecture": "arm64", "os": "linux", "variant": "v8", "os.version": "10"},
         "data": "e30=",
     }
-    descriptor = Descriptor.model_validate(raw)
+    descriptor = Descriptor.from_dict(raw)
     assert str(descriptor.platform) == "linux/arm64/v8"
     assert descriptor.platform is not None and descriptor.platform.os_version == "10"
     assert json.loads(descriptor.to_json_bytes()) == raw
@@ -143,6 +151,89 @@ def test_image_config_keeps_what_it_does_not_model() -> None:
         "rootfs": {"type": "layers", "diff_ids": []},
         "author": "me",
     }
-    config = ImageConfig.model_validate(raw)
+    config = ImageConfig.from_dict(raw)
     assert config.os == "linux"
     assert json.loads(config.to_json_bytes()) == raw
+
+
+MANIFEST = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "config": CONFIG, "layers": [LAYER]}
+INDEX_CHILD = {**CONFIG, "mediaType": mt.OCI_MANIFEST, "platform": {"architecture": "amd64", "os": "linux"}}
+
+
+@pytest.mark.parametrize(
+    ("doc", "path", "problem"),
+    [
+        ({**MANIFEST, "config": {**CONFIG, "size": "2"}}, "config.size", "must be an integer, not str"),
+        ({**MANIFEST, "config": {**CONFIG, "size": True}}, "config.size", "must be an integer, not bool"),
+        ({**MANIFEST, "config": {**CONFIG, "size": 2.5}}, "config.size", "must be an integer, not float"),
+        ({**MANIFEST, "config": {**CONFIG, "mediaType": 5}}, "config.mediaType", "must be a string"),
+        ({**MANIFEST, "config": None}, "config", "field required"),
+        ({**MANIFEST, "config": []}, "config", "must be an object, not list"),
+        ({**MANIFEST, "layers": {}}, "layers", "must be a list, not dict"),
+        ({**MANIFEST, "layers": [LAYER, {**LAYER, "digest": "md5:x"}]}, "layers[1].digest", ""),
+        ({**MANIFEST, "layers": [{**LAYER, "urls": [1]}]}, "layers[0].urls[0]", "must be a string"),
+        ({**MANIFEST, "schemaVersion": "2"}, "schemaVersion", "must be an integer, not str"),
+        ({**MANIFEST, "annotations": {"a": 1}}, "annotations.a", "must be a string, not int"),
+        (
+            {**MANIFEST, "subject": {"mediaType": mt.OCI_MANIFEST, "size": 1}},
+            "subject.digest",
+            "field required",
+        ),
+    ],
+)
+def test_manifest_fields_are_checked_strictly(doc: dict[str, object], path: str, problem: str) -> None:
+    manifest = ManifestBytes.create(json.dumps(doc).encode())
+    with pytest.raises(ManifestError) as info:
+        manifest.parse()
+    assert f"is malformed: {path}: {problem}" in info.value.message
+
+
+def test_index_children_are_checked_with_their_path() -> None:
+    child = {**INDEX_CHILD, "platform": {"architecture": "amd64"}}
+    data = json.dumps({"schemaVersion": 2, "manifests": [INDEX_CHILD, child]}).encode()
+    with pytest.raises(ManifestError, match=r"manifests\[1\]\.platform\.os: field required"):
+        ManifestBytes.create(data).parse()
+
+
+def test_round_trip_keeps_unknown_fields_at_every_level() -> None:
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_INDEX,
+        "manifests": [
+            {**INDEX_CHILD, "platform": {"architecture": "arm", "os": "linux", "variant": "v7", "x-p": [1]}},
+            {**INDEX_CHILD, "x-d": {"nested": None}},
+        ],
+        "annotations": {"org.example.note": "grüße"},
+        "x-top": 3,
+    }
+    index = Index.from_json(json.dumps(doc).encode())
+    assert str(index.manifests[0].platform) == "linux/arm/v7"
+    assert index.extra == {"x-top": 3}
+    assert json.loads(index.to_json_bytes()) == doc
+    assert "grüße".encode() in index.to_json_bytes()  # UTF-8, not \\u escapes, like before
+
+
+def test_constructor_validates_and_serialises_compactly() -> None:
+    digest = "sha256:" + "a" * 64
+    descriptor = Descriptor(media_type=mt.OCI_LAYER_GZIP, digest=digest, size=3)  # type: ignore[arg-type]
+    assert descriptor.digest == Digest.parse(digest)
+    assert descriptor == Descriptor(media_type=mt.OCI_LAYER_GZIP, digest=Digest.parse(digest), size=3)
+    assert hash(descriptor) == hash(Descriptor.from_dict(json.loads(descriptor.to_json_bytes())))
+    assert descriptor.to_json_bytes() == (
+        f'{{"mediaType":"{mt.OCI_LAYER_GZIP}","digest":"{digest}","size":3}}'.encode()
+    )
+    with pytest.raises(WireError, match="size: must be ≥ 0"):
+        Descriptor(media_type=mt.OCI_LAYER_GZIP, digest=digest, size=-1)  # type: ignore[arg-type]
+    with pytest.raises(WireError, match=r"^digest: "):
+        Descriptor(media_type=mt.OCI_LAYER_GZIP, digest="sha256:short", size=1)  # type: ignore[arg-type]
+    with pytest.raises(WireError, match="mediaType: field required"):
+        Descriptor(media_type=None, digest=digest, size=1)  # type: ignore[arg-type]
+
+
+def test_image_config_rejects_wrong_types() -> None:
+    with pytest.raises(WireError, match="history\\[0\\]: must be an object"):
+        ImageConfig.from_json(b'{"history": ["x"]}')
+    with pytest.raises(WireError, match="not valid JSON"):
+        ImageConfig.from_json(b"{")
+    with pytest.raises(WireError, match="must be an object, not list"):
+        ImageConfig.from_json(b"[]")

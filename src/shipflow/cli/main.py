@@ -17,6 +17,12 @@ from shipflow.cli.output import print_error, stderr
 from shipflow.errors import EXIT_INFRA, EXIT_USAGE, ShipflowError
 from shipflow.redact import RedactingFilter
 
+# httpx imports its own command-line tool (httpx._main: rich.progress, rich.syntax, pygments;
+# ≈ 40 ms) whenever click and rich are installed, as they are for us. shipflow never runs it,
+# and httpx falls back to a stub when that module cannot be imported. Only the CLI process does
+# this; importing shipflow as a library leaves httpx alone.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 # Which module defines each command. Commands are imported only when run, so `shipflow sign`
 # does not pay for the SBOM and scanner libraries (cyclonedx, spdx-tools, sqlite) at start-up;
 # `shipflow --help` imports them all. tests/test_cli_main.py checks this table against the

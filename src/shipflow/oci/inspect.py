@@ -13,12 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from shipflow.errors import ManifestNotFound
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
-from shipflow.oci.models import Descriptor, ImageConfig, Index, Manifest
+from shipflow.oci.models import Descriptor, ImageConfig, Index, Manifest, WireError
 from shipflow.oci.store import Store
 
 __all__ = ["ImageSummary", "PlatformEntry", "summarize", "tags_pointing_at"]
@@ -163,7 +161,7 @@ def _summarize_image(store: Store, manifest: Manifest, summary: ImageSummary) ->
         summary.created = config.created
         summary.os = config.os
         summary.architecture = config.architecture
-        variant = (config.model_extra or {}).get("variant")
+        variant = config.extra.get("variant")
         summary.variant = variant if isinstance(variant, str) else None
 
 
@@ -174,8 +172,8 @@ def _read_config(store: Store, descriptor: Descriptor, summary: ImageSummary) ->
     with store.open_blob(descriptor.digest) as chunks:
         data = b"".join(chunks)
     try:
-        return ImageConfig.model_validate_json(data)
-    except ValidationError as exc:
+        return ImageConfig.from_json(data)
+    except WireError as exc:
         summary.warnings.append(f"config {descriptor.digest.short} is not a valid image config: {exc}")
         return None
 

@@ -22,12 +22,10 @@ import json
 import re
 from typing import Any
 
-from pydantic import ValidationError
-
 from shipflow.errors import DigestError, LayoutError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
-from shipflow.oci.models import Descriptor
+from shipflow.oci.models import Descriptor, WireError
 
 REF_NAME = "org.opencontainers.image.ref.name"
 
@@ -200,7 +198,7 @@ def entry_descriptor(entry: Entry, source: str) -> Descriptor:
         return Descriptor(
             media_type=entry["mediaType"], digest=Digest.parse(entry["digest"]), size=entry["size"]
         )
-    except (DigestError, ValidationError) as exc:
+    except (DigestError, WireError) as exc:
         raise LayoutError(
             f"{source}: the entry for {entry.get('digest')!r} is not a usable descriptor: {exc}",
             hint="fix or remove that entry in index.json",

@@ -2,52 +2,233 @@
 
 Parsing is for *reading*: a manifest we did not create is always kept and passed on as its
 original bytes (:class:`ManifestBytes`); the parsed model is only a view of them. Models keep
-unknown fields (``extra="allow"``) so that a view never loses information.
+unknown fields (``extra``) so that a view never loses information.
+
+The models are frozen dataclasses validated by hand rather than pydantic models: importing
+pydantic and building the model classes cost ≈ 0.2 s of every CLI start (benchmarks/RESULTS.md).
+Validation is strict — JSON types exactly (no "2" for 2, no true for 1), required fields present
+and not null, digests valid, sizes ≥ 0 — and both construction paths (keywords, or
+:meth:`_Wire.from_json` / :meth:`_Wire.from_dict` with camelCase wire names) check the same way.
+A failure is a :class:`WireError` naming the field's path (``config.digest: …``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Annotated, Any
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Self
 
 from shipflow.errors import DigestError, ManifestError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
 
 
-def _to_digest(value: Any) -> Digest:
+class WireError(ValueError):
+    """A document (or constructor keywords) does not have the model's shape."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}" if path else problem)
+        self.path = path
+        self.problem = problem
+
+    def within(self, prefix: str) -> WireError:
+        """The same error seen from the enclosing document (``layers[0]`` + ``digest``)."""
+        if not self.path:
+            return WireError(prefix, self.problem)
+        separator = "" if self.path.startswith("[") else "."
+        return WireError(f"{prefix}{separator}{self.path}", self.problem)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# -- field checkers: return the (normalised) value or raise WireError("", problem) ------------
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise WireError("", f"must be a string, not {_kind(value)}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:  # bool is an int subclass, and is not a number here
+        raise WireError("", f"must be an integer, not {_kind(value)}")
+    return value
+
+
+def _size(value: Any) -> int:
+    if _int(value) < 0:
+        raise WireError("", f"must be ≥ 0, not {value}")
+    return int(value)
+
+
+def _digest(value: Any) -> Digest:
     if isinstance(value, Digest):
         return value
-    if not isinstance(value, str):
-        raise ValueError("digest must be a string")
     try:
-        return Digest.parse(value)
+        return Digest.parse(_str(value))
     except DigestError as exc:
-        # A ValueError lets pydantic report it as a validation error (-> ManifestError), rather
-        # than a bad digest *inside a manifest* escaping as the user's usage error.
-        raise ValueError(exc.message) from exc
+        # A WireError, so a bad digest *inside a manifest* becomes a ManifestError rather than
+        # escaping as the user's usage error.
+        raise WireError("", exc.message) from exc
 
 
-DigestField = Annotated[Digest, BeforeValidator(_to_digest), PlainSerializer(str, return_type=str)]
+def _str_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise WireError("", f"must be a list, not {_kind(value)}")
+    for n, item in enumerate(value):
+        if not isinstance(item, str):
+            raise WireError(f"[{n}]", f"must be a string, not {_kind(item)}")
+    return value
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+def _str_dict(value: Any) -> dict[str, str]:
+    for key, item in _object(value).items():
+        if not isinstance(item, str):
+            raise WireError(key, f"must be a string, not {_kind(item)}")
+    return value  # type: ignore[no-any-return]  # checked above
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise WireError("", f"must be an object, not {_kind(value)}")
+    return value
+
+
+def _object_list(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise WireError("", f"must be a list, not {_kind(value)}")
+    for n, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise WireError(f"[{n}]", f"must be an object, not {_kind(item)}")
+    return value
+
+
+def _model(cls: type[_Wire]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        return value if isinstance(value, cls) else cls.from_dict(value)
+
+    return check
+
+
+def _model_list(cls: type[_Wire]) -> Callable[[Any], Any]:
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise WireError("", f"must be a list, not {_kind(value)}")
+        items = []
+        for n, item in enumerate(value):
+            try:
+                items.append(item if isinstance(item, cls) else cls.from_dict(item))
+            except WireError as exc:
+                raise exc.within(f"[{n}]") from exc
+        return items
+
+    return check
+
+
+def _wire(name: str, check: Callable[[Any], Any], *, required: bool = False) -> dict[str, Any]:
+    """A model field's metadata: its JSON name, its checker, whether it must be present (not null)."""
+    return {"wire": name, "check": check, "required": required}
+
+
+class _Wire:
+    """Shared behaviour of the wire models (subclasses are frozen, keyword-only dataclasses)."""
+
+    __slots__ = ()
+    extra: dict[str, Any]
+    _WIRE_FIELDS: ClassVar[dict[type, tuple[tuple[str, str, Callable[[Any], Any], bool], ...]]] = {}
+
+    @classmethod
+    def _wire_fields(cls) -> tuple[tuple[str, str, Callable[[Any], Any], bool], ...]:
+        """(attribute, JSON name, checker, required) of each modelled field, in order."""
+        cached = _Wire._WIRE_FIELDS.get(cls)
+        if cached is None:
+            cached = tuple(
+                (f.name, f.metadata["wire"], f.metadata["check"], f.metadata["required"])
+                for f in fields(cls)  # type: ignore[arg-type]  # subclasses are dataclasses
+                if "wire" in f.metadata
+            )
+            _Wire._WIRE_FIELDS[cls] = cached
+        return cached
+
+    def __post_init__(self) -> None:
+        for name, wire, check, required in self._wire_fields():
+            value = getattr(self, name)
+            if value is None:
+                if required:
+                    raise WireError(wire, "field required")
+                continue
+            try:
+                checked = check(value)
+            except WireError as exc:
+                raise exc.within(wire) from exc
+            if checked is not value:
+                object.__setattr__(self, name, checked)
+        if not isinstance(self.extra, dict):
+            raise WireError("", f"extra fields must be a dict, not {_kind(self.extra)}")
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> Self:
+        """Validate a decoded JSON object (camelCase names); unknown fields go to ``extra``."""
+        obj = _object(doc)
+        kwargs: dict[str, Any] = {}
+        known = set()
+        for name, wire, _check, _required in cls._wire_fields():
+            kwargs[name] = obj.get(wire)
+            known.add(wire)
+        kwargs["extra"] = {key: value for key, value in obj.items() if key not in known}
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Self:
+        """Parse and validate a JSON document (raises :class:`WireError`)."""
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WireError("", f"not valid JSON: {exc}") from exc
+        return cls.from_dict(doc)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object (camelCase names, no nulls, unknown fields kept)."""
+        doc: dict[str, Any] = {}
+        for name, wire, _check, _required in self._wire_fields():
+            value = getattr(self, name)
+            if value is not None:
+                doc[wire] = _to_json_value(value)
+        for key, value in self.extra.items():
+            if value is not None and key not in doc:
+                doc[key] = value
+        return doc
 
     def to_json_bytes(self) -> bytes:
         """Serialise a model *we* create (compact, no nulls)."""
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.to_json_bytes()))
 
 
+def _to_json_value(value: Any) -> Any:
+    if isinstance(value, _Wire):
+        return value.to_dict()
+    if isinstance(value, Digest):
+        return str(value)
+    if isinstance(value, list):
+        return [_to_json_value(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Platform(_Wire):
-    architecture: str
-    os: str
-    os_version: str | None = Field(default=None, alias="os.version")
-    os_features: list[str] | None = Field(default=None, alias="os.features")
-    variant: str | None = None
+    architecture: str = field(metadata=_wire("architecture", _str, required=True))
+    os: str = field(metadata=_wire("os", _str, required=True))
+    os_version: str | None = field(default=None, metadata=_wire("os.version", _str))
+    os_features: list[str] | None = field(default=None, metadata=_wire("os.features", _str_list))
+    variant: str | None = field(default=None, metadata=_wire("variant", _str))
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
         text = f"{self.os}/{self.architecture}"
@@ -55,49 +236,67 @@ class Platform(_Wire):
             text += f"/{self.variant}"
         return text
 
+    __hash__ = _Wire.__hash__
 
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Descriptor(_Wire):
-    media_type: str = Field(alias="mediaType")
-    digest: DigestField
-    size: int = Field(ge=0)
-    urls: list[str] | None = None
-    annotations: dict[str, str] | None = None
-    platform: Platform | None = None
-    artifact_type: str | None = Field(default=None, alias="artifactType")
+    media_type: str = field(metadata=_wire("mediaType", _str, required=True))
+    digest: Digest = field(metadata=_wire("digest", _digest, required=True))
+    size: int = field(metadata=_wire("size", _size, required=True))
+    urls: list[str] | None = field(default=None, metadata=_wire("urls", _str_list))
+    annotations: dict[str, str] | None = field(default=None, metadata=_wire("annotations", _str_dict))
+    platform: Platform | None = field(default=None, metadata=_wire("platform", _model(Platform)))
+    artifact_type: str | None = field(default=None, metadata=_wire("artifactType", _str))
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    __hash__ = _Wire.__hash__
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Manifest(_Wire):
     """An image manifest (OCI or Docker schema 2)."""
 
-    schema_version: int = Field(alias="schemaVersion")
-    media_type: str | None = Field(default=None, alias="mediaType")
-    artifact_type: str | None = Field(default=None, alias="artifactType")
-    config: Descriptor
-    layers: list[Descriptor]
-    subject: Descriptor | None = None
-    annotations: dict[str, str] | None = None
+    schema_version: int = field(metadata=_wire("schemaVersion", _int, required=True))
+    media_type: str | None = field(default=None, metadata=_wire("mediaType", _str))
+    artifact_type: str | None = field(default=None, metadata=_wire("artifactType", _str))
+    config: Descriptor = field(metadata=_wire("config", _model(Descriptor), required=True))
+    layers: list[Descriptor] = field(metadata=_wire("layers", _model_list(Descriptor), required=True))
+    subject: Descriptor | None = field(default=None, metadata=_wire("subject", _model(Descriptor)))
+    annotations: dict[str, str] | None = field(default=None, metadata=_wire("annotations", _str_dict))
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    __hash__ = _Wire.__hash__
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Index(_Wire):
     """An image index (OCI) or manifest list (Docker)."""
 
-    schema_version: int = Field(alias="schemaVersion")
-    media_type: str | None = Field(default=None, alias="mediaType")
-    artifact_type: str | None = Field(default=None, alias="artifactType")
-    manifests: list[Descriptor]
-    subject: Descriptor | None = None
-    annotations: dict[str, str] | None = None
+    schema_version: int = field(metadata=_wire("schemaVersion", _int, required=True))
+    media_type: str | None = field(default=None, metadata=_wire("mediaType", _str))
+    artifact_type: str | None = field(default=None, metadata=_wire("artifactType", _str))
+    manifests: list[Descriptor] = field(metadata=_wire("manifests", _model_list(Descriptor), required=True))
+    subject: Descriptor | None = field(default=None, metadata=_wire("subject", _model(Descriptor)))
+    annotations: dict[str, str] | None = field(default=None, metadata=_wire("annotations", _str_dict))
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    __hash__ = _Wire.__hash__
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ImageConfig(_Wire):
-    """The parts of an image config shipflow reads (the rest is kept as extra fields)."""
+    """The parts of an image config shipflow reads (the rest is kept in ``extra``)."""
 
-    architecture: str | None = None
-    os: str | None = None
-    created: str | None = None
-    config: dict[str, Any] | None = None
-    rootfs: dict[str, Any] | None = None
-    history: list[dict[str, Any]] | None = None
+    architecture: str | None = field(default=None, metadata=_wire("architecture", _str))
+    os: str | None = field(default=None, metadata=_wire("os", _str))
+    created: str | None = field(default=None, metadata=_wire("created", _str))
+    config: dict[str, Any] | None = field(default=None, metadata=_wire("config", _object))
+    rootfs: dict[str, Any] | None = field(default=None, metadata=_wire("rootfs", _object))
+    history: list[dict[str, Any]] | None = field(default=None, metadata=_wire("history", _object_list))
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    __hash__ = _Wire.__hash__
 
 
 def detect_media_type(data: bytes, declared: str | None = None) -> str:
@@ -156,9 +355,9 @@ class ManifestBytes:
     def parse(self) -> Manifest | Index:
         try:
             if self.is_index:
-                return Index.model_validate_json(self.data)
-            return Manifest.model_validate_json(self.data)
-        except ValidationError as exc:
+                return Index.from_json(self.data)
+            return Manifest.from_json(self.data)
+        except WireError as exc:
             raise ManifestError(f"manifest {self.digest.short} is malformed: {exc}") from exc
 
     def as_manifest(self) -> Manifest:

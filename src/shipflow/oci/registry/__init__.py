@@ -8,9 +8,32 @@ Public API::
     Credentials         what is presented to a registry (``resolve_credentials``)
 """
 
-from shipflow.oci.registry.client import RegistryClient
-from shipflow.oci.registry.config import RegistryConfig
-from shipflow.oci.registry.credentials import Credentials, resolve_credentials
-from shipflow.oci.registry.store import RegistryStore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipflow.oci.registry.client import RegistryClient
+    from shipflow.oci.registry.config import RegistryConfig
+    from shipflow.oci.registry.credentials import Credentials, resolve_credentials
+    from shipflow.oci.registry.store import RegistryStore
 
 __all__ = ["Credentials", "RegistryClient", "RegistryConfig", "RegistryStore", "resolve_credentials"]
+
+# Loaded on first use (PEP 562): importing the settings (``registry.config``, which every CLI
+# command does) must not import httpx (≈ 0.1 s) for a command that only reads an OCI layout.
+_HOMES = {
+    "RegistryClient": "client",
+    "RegistryConfig": "config",
+    "Credentials": "credentials",
+    "resolve_credentials": "credentials",
+    "RegistryStore": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

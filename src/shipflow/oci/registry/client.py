@@ -6,6 +6,8 @@
 
 * **Scheme.** HTTPS with certificate verification, except for hosts marked insecure
   (``insecure_registries``) and — like docker — loopback hosts, which use plain HTTP.
+  Every https request (also a redirect from a plain-HTTP registry) is verified, with one
+  CA context shared by the whole process (:mod:`shipflow.oci.registry.tls`).
   ``docker.io`` is served from ``registry-1.docker.io``.
 * **Timeouts** are finite (connect and read, from :class:`RegistryConfig`).
 * **Retries** (:meth:`RegistryClient.send`): only requests the caller marks idempotent
@@ -29,7 +31,6 @@ import email.utils
 import json
 import logging
 import random
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -42,7 +43,6 @@ from shipflow import redact
 from shipflow.errors import (
     AuthError,
     BlobNotFound,
-    ConfigError,
     ManifestNotFound,
     NotFound,
     RegistryError,
@@ -53,6 +53,7 @@ from shipflow.oci.reference import DOCKER_HUB, DOCKER_HUB_API
 from shipflow.oci.registry.auth import SCOPES, RegistryAuth, credentials_hint
 from shipflow.oci.registry.config import RegistryConfig, normalize_host
 from shipflow.oci.registry.credentials import Credentials, resolve_credentials
+from shipflow.oci.registry.tls import verifying_context
 
 log = logging.getLogger(__name__)
 redact.install()
@@ -105,7 +106,9 @@ class RegistryClient:
             follow_redirects=True,
             headers={"User-Agent": self.config.user_agent},
             transport=transport,
-            verify=self._tls_verify(),
+            # One shared context per process; without a ca_bundle its CAs load at the first
+            # https handshake, so plain-HTTP registries never pay for them (see tls.py).
+            verify=verifying_context(self.config.ca_bundle),
         )
         log.debug(
             "registry client for %s at %s (%s credentials)",
@@ -113,17 +116,6 @@ class RegistryClient:
             self.base_url,
             self.credentials.source,
         )
-
-    def _tls_verify(self) -> ssl.SSLContext | bool:
-        if self.config.ca_bundle is None:
-            return True
-        try:
-            return ssl.create_default_context(cafile=str(self.config.ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"cannot load the CA bundle {self.config.ca_bundle}: {exc}",
-                hint="give a PEM file of CA certificates",
-            ) from exc
 
     # -- sharing ---------------------------------------------------------------------------
 
