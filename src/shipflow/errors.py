@@ -30,6 +30,11 @@ and a message that says what to do next::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shipflow.gate import Evidence
+
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
@@ -79,7 +84,15 @@ class VerificationError(CheckFailed):
 
 
 class GateFailed(CheckFailed):
-    """A policy gate (vulnerabilities, promotion rule) failed."""
+    """A policy gate (vulnerabilities, promotion rule) failed.
+
+    ``evidence`` is the :class:`shipflow.gate.Evidence` of the failed check (what was checked,
+    with which inputs, and why it failed), when a gate raised it.
+    """
+
+    def __init__(self, message: str, *, evidence: Evidence | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.evidence = evidence
 
 
 class UnsafeContentError(CheckFailed):
