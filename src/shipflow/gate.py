@@ -238,7 +238,13 @@ class _Composite(Gate[C]):
         raise AssertionError("composites override check()")
 
     def _combine(
-        self, ctx: C, status: GateStatus, summary: str, children: list[Evidence], started_at: str, started: float
+        self,
+        ctx: C,
+        status: GateStatus,
+        summary: str,
+        children: list[Evidence],
+        started_at: str,
+        started: float,
     ) -> Evidence:
         return Evidence(
             gate=self.name,
@@ -316,7 +322,9 @@ class AnyOf(_Composite[C]):
             try:
                 evidence = gate.check(ctx)
             except GateFailed as exc:
-                children.append(exc.evidence or Evidence(gate.name, GateStatus.FAILED, exc.message, ctx.subject))
+                children.append(
+                    exc.evidence or Evidence(gate.name, GateStatus.FAILED, exc.message, ctx.subject)
+                )
                 continue
             children.append(evidence)
             return self._combine(
@@ -327,4 +335,3 @@ class AnyOf(_Composite[C]):
             f"{self.name}: {summary}",
             evidence=self._combine(ctx, GateStatus.FAILED, summary, children, started_at, started),
         )
-
