@@ -8,9 +8,11 @@ and a message that says what to do next::
     ├── UsageError                     exit 2  bad arguments, references, config
     │   ├── InvalidReference            a malformed image reference
     │   ├── DigestError                a malformed digest
-    │   └── ConfigError                a bad config file or setting
+    │   ├── ConfigError                a bad config file or setting
+    │   └── KeyFileError               a key that cannot be used (format, password, missing)
     ├── CheckFailed                    exit 1  a check or gate said no
     │   ├── VerificationError          signature / attestation verification failed
+    │   │   └── SignatureVerificationError   … with the report of every rejected signature
     │   ├── GateFailed                 a policy gate (vulnerabilities, promotion) failed
     │   └── UnsafeContentError         an image layer tries traversal, a bomb, an oversized file
     ├── NotFound                       exit 1  the thing asked for does not exist
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from shipflow.gate import Evidence
+    from shipflow.signing.verify import Report
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -73,6 +76,10 @@ class ConfigError(UsageError):
     """A configuration file or setting is wrong."""
 
 
+class KeyFileError(UsageError):
+    """A key file or key setting is unusable (wrong format, wrong password, missing)."""
+
+
 class CheckFailed(ShipflowError):
     """A check or gate ran and said no: the tool worked, the subject failed."""
 
@@ -81,6 +88,15 @@ class CheckFailed(ShipflowError):
 
 class VerificationError(CheckFailed):
     """A signature or attestation did not verify."""
+
+
+class SignatureVerificationError(VerificationError):
+    """Signatures or attestations did not verify; ``report`` (a
+    :class:`shipflow.signing.verify.Report`) holds every rejected layer and the unmet policy."""
+
+    def __init__(self, message: str, *, report: Report, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
 
 
 class GateFailed(CheckFailed):

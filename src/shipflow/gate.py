@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from shipflow.errors import CheckFailed, ConfigError, GateFailed
 from shipflow.timeutil import utc_timestamp
@@ -51,6 +51,7 @@ __all__ = [
     "GateStatus",
     "Outcome",
     "Skipped",
+    "Subject",
 ]
 
 logger = logging.getLogger(__name__)
@@ -148,7 +149,14 @@ class Outcome:
     hint: str | None = None
 
 
-C = TypeVar("C", bound=GateContext)
+class Subject(Protocol):
+    """What any gate context has: the name of what is checked (a digest, a report's subject)."""
+
+    @property
+    def subject(self) -> str: ...
+
+
+C = TypeVar("C", bound=Subject)
 
 
 class Gate(ABC, Generic[C]):
@@ -173,7 +181,9 @@ class Gate(ABC, Generic[C]):
             raise
         except CheckFailed as exc:
             evidence = self._failed(ctx, exc.message, started_at, started)
-            raise GateFailed(f"{self.name}: {exc.message}", evidence=evidence, hint=exc.hint) from exc
+            raise GateFailed(
+                f"{self.name} gate failed: {exc.message}", evidence=evidence, hint=exc.hint
+            ) from exc
         evidence = Evidence(
             gate=self.name,
             status=GateStatus.PASSED if outcome.passed else GateStatus.FAILED,
@@ -185,7 +195,9 @@ class Gate(ABC, Generic[C]):
             duration_seconds=time.monotonic() - started,
         )
         if not outcome.passed:
-            raise GateFailed(f"{self.name}: {outcome.summary}", evidence=evidence, hint=outcome.hint)
+            raise GateFailed(
+                f"{self.name} gate failed: {outcome.summary}", evidence=evidence, hint=outcome.hint
+            )
         return evidence
 
     def _failed(self, ctx: C, summary: str, started_at: str, started: float) -> Evidence:
@@ -199,7 +211,7 @@ class Gate(ABC, Generic[C]):
         )
 
 
-class Skipped(Gate[GateContext]):
+class Skipped(Gate[Any]):
     """A gate deliberately not run: recorded as SKIPPED with the reason, and warned about."""
 
     def __init__(self, name: str, reason: str) -> None:
@@ -208,10 +220,10 @@ class Skipped(Gate[GateContext]):
         self.name = name
         self.reason = reason
 
-    def evaluate(self, ctx: GateContext) -> Outcome:  # pragma: no cover - check() is overridden
+    def evaluate(self, ctx: Any) -> Outcome:  # pragma: no cover - check() is overridden
         raise AssertionError("Skipped.check does not evaluate")
 
-    def check(self, ctx: GateContext) -> Evidence:
+    def check(self, ctx: Any) -> Evidence:
         logger.warning("gate %s SKIPPED for %s: %s", self.name, ctx.subject, self.reason)
         return Evidence(
             gate=self.name,

@@ -62,11 +62,19 @@ def test_cli_refuses_a_bomb_cleanly(tmp_path: Path) -> None:
 
 
 def test_cli_target_kind(tmp_path: Path) -> None:
-    from shipflow.cli.sbom_cmds import is_directory_target
+    from shipflow.errors import UsageError
+    from shipflow.sbom.target import TargetKind, detect_target
 
-    assert is_directory_target(str(tmp_path))
-    assert is_directory_target("./missing-dir") and is_directory_target("/missing/dir")
-    assert not is_directory_target(f"oci:{tmp_path}:latest")
-    assert not is_directory_target("127.0.0.1:5000/app:1.0")
+    assert detect_target(str(tmp_path)).kind is TargetKind.DIRECTORY
+    assert detect_target(f"oci:{tmp_path}:latest").kind is TargetKind.IMAGE
+    assert detect_target("127.0.0.1:5000/app:1.0").kind is TargetKind.IMAGE
+    (tmp_path / "sbom.json").write_text("{}")
+    assert detect_target(str(tmp_path / "sbom.json")).kind is TargetKind.SBOM_FILE
+    for missing in ("./missing-dir", "/missing/dir", str(tmp_path / "missing")):
+        with pytest.raises(UsageError, match="no such file or directory"):
+            detect_target(missing)
+    with pytest.raises(UsageError, match="is a file"):
+        detect_target(str(tmp_path / "sbom.json"), sbom_files=False)
     result = _shipflow("sbom", str(tmp_path / "missing"))
-    assert result.returncode == 2 and "not a directory" in result.stderr
+    assert result.returncode == 2 and "no such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr

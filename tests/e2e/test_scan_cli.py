@@ -224,7 +224,7 @@ def test_engine_trivy_is_wired(workdir: Path, shipflow: _InProcess) -> None:
 def test_option_parsing() -> None:
     from datetime import timedelta
 
-    from shipflow.cli.scan_cmds import parse_age, parse_fail_on
+    from shipflow.cli.scan_cmds import parse_age, parse_levels
     from shipflow.errors import UsageError
     from shipflow.scan import Severity
 
@@ -234,11 +234,15 @@ def test_option_parsing() -> None:
     assert parse_age("off") is None
     with pytest.raises(UsageError):
         parse_age("a week")
-    assert parse_fail_on("critical, high", None) == frozenset({Severity.CRITICAL, Severity.HIGH})
-    assert parse_fail_on(None, "moderate") is Severity.MEDIUM
-    assert parse_fail_on(None, None) is None
-    with pytest.raises(UsageError):
-        parse_fail_on("HIGH", "HIGH")
+    # A list means exactly those levels; one level means that level and above (grype's reading).
+    assert parse_levels("critical, high", None) == frozenset({Severity.CRITICAL, Severity.HIGH})
+    assert parse_levels("HIGH", None) == frozenset({Severity.CRITICAL, Severity.HIGH})
+    assert parse_levels("low,critical", None) == frozenset({Severity.LOW, Severity.CRITICAL})
+    assert parse_levels(None, "moderate") == frozenset({Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL})
+    assert parse_levels(None, None) is None
+    for bad in [("HIGH", "HIGH"), ("", None), ("HIGH,,LOW", None), ("urgent", None)]:
+        with pytest.raises(UsageError):
+            parse_levels(*bad)
 
 
 def test_step_summary_and_stale_db_warning(

@@ -73,12 +73,22 @@ def _guarded() -> Iterator[None]:
         yield
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    # Around set-up, call and tear-down, so module- and session-scoped fixtures of unit tests
-    # are held to the same rule as the tests. This hook is global (pytest calls it through
-    # config.hook, not per directory), so it checks that the item is a unit test.
+def _guard_unit(item: pytest.Item) -> Iterator[None]:
+    # pytest calls these hooks through config.hook (for every test, not per directory), so
+    # each checks that the item is a unit test. Tear-down is not guarded: the last test of a
+    # run tears down session fixtures that other tiers set up (a registry, buildah storage).
     if _UNIT_DIR not in item.path.parents:
         return (yield)
     with _guarded():
         return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    # Set-up too, so module- and session-scoped fixtures of unit tests keep the same rule.
+    return (yield from _guard_unit(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from _guard_unit(item))

@@ -33,8 +33,8 @@ from shipflow.oci.reference import Reference, parse_reference
 from shipflow.oci.registry.config import RegistryConfig, normalize_host
 
 if TYPE_CHECKING:  # kept out of import time: every command imports this module
-    from shipflow.oci.digest import Digest
     from shipflow.oci.models import Descriptor
+    from shipflow.oci.open import OpenedImage
     from shipflow.oci.store import Store
 
 __all__ = [
@@ -43,11 +43,11 @@ __all__ = [
     "json_option",
     "key_option",
     "not_found_hint",
+    "open_image_arg",
     "open_ref",
     "parse_ref",
     "password_source",
     "registry_options",
-    "resolve_image",
     "resolve_ref",
 ]
 
@@ -285,20 +285,21 @@ def password_source(confirm: bool = False) -> Callable[[], bytes] | None:
     return prompt
 
 
-def resolve_image(ref_text: str) -> tuple[Reference, Store, Digest]:
-    """Parse an image argument, open its store and pin it to a digest, once: a tag is only an
-    input, so everything after (signing, scanning, attesting) is about the same image even if
-    the tag moves meanwhile. A digest reference is taken as given, not looked up."""
+def open_image_arg(
+    text: str, registry: RegistryOptions, *, must_exist: bool = True, quiet: bool = False
+) -> OpenedImage:
+    """Open an image argument and pin it to a digest, once, with this command's registry flags:
+    a tag is only an input, so everything after (signing, scanning, attesting) is about the same
+    image even if the tag moves meanwhile. Says which digest a tag resolved to (on stderr)."""
     from shipflow.cli.output import note
-    from shipflow.oci.open import open_store
+    from shipflow.oci.open import open_image
 
-    ref = parse_reference(ref_text)
-    store = open_store(ref)
-    if ref.digest is not None:
-        return ref, store, ref.digest
-    descriptor = store.resolve(ref.identifier)
-    note(f"resolved {ref} to {descriptor.digest}")
-    return ref, store, descriptor.digest
+    ref = parse_reference(text)
+    config = None if ref.is_layout else registry.config(ref)
+    image = open_image(ref, config, must_exist=must_exist)
+    if image.resolved_from_tag and not quiet:
+        note(f"resolved {ref} to {image.digest}")
+    return image
 
 
 def human_bytes(n: int | None) -> str:

@@ -6,50 +6,23 @@ stdout stays a clean document.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from shipflow.cli.common import RegistryOptions, open_ref, registry_options, resolve_ref
+from shipflow.cli.common import RegistryOptions, registry_options
 from shipflow.cli.output import RichProgress, stderr
-from shipflow.errors import InfrastructureError
-from shipflow.sbom import Inventory, Limits, SbomFormat, catalog_directory, catalog_image, render
+from shipflow.fsutil import atomic_write
+from shipflow.sbom import Inventory, Limits, SbomFormat, render
 from shipflow.sbom.image import DEFAULT_PLATFORM
+from shipflow.sbom.target import TargetKind, detect_target, inventory_of
 
 __all__ = ["COMMANDS"]
 
 _FORMAT_CHOICES = [f.value for f in SbomFormat] + ["spdx", "cyclonedx"]
-
-
-def is_directory_target(target: str) -> bool:
-    """An existing directory, or anything spelled as a path (``/…``, ``./…``, ``../…``), is a
-    directory; ``oci:…`` and registry references are images (``oci:PATH`` for a layout)."""
-    if target.startswith("oci:"):
-        return False
-    return Path(target).is_dir() or target.startswith(("/", "./", "../", "~"))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file + rename: never a half-written SBOM."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise InfrastructureError(
-            f"cannot write {path}: {exc}", hint="check the path and permissions"
-        ) from exc
 
 
 def summary_table(inventory: Inventory) -> Table:
@@ -108,28 +81,29 @@ def sbom_cmd(
     searched for lock files (package-lock.json, requirements*.txt, poetry.lock, uv.lock).
     """
     sbom_format = SbomFormat.parse(fmt)
-    if is_directory_target(target):
-        inventory = catalog_directory(Path(target).expanduser())
-    else:
-        parsed, store = open_ref(target, registry)
-        descriptor = resolve_ref(store, parsed)
-        progress = RichProgress()
-        try:
-            inventory = catalog_image(
-                store,
-                str(descriptor.digest),
-                platform=platform,
-                limits=Limits(max_total_bytes=max_size * 1024**2),
-                observer=progress,
-            )
-        finally:
-            progress.finish()
+    target_kind = detect_target(target, sbom_files=False)
+    registry_config = (
+        registry.config(target_kind.reference)
+        if target_kind.kind is TargetKind.IMAGE and target_kind.reference is not None
+        else None
+    )
+    progress = RichProgress()
+    try:
+        inventory = inventory_of(
+            target_kind,
+            registry=registry_config,
+            platform=platform,
+            limits=Limits(max_total_bytes=max_size * 1024**2),
+            observer=progress,
+        )
+    finally:
+        progress.finish()
     document = render(inventory, sbom_format)
     if output is None:
         sys.stdout.write(document)
         sys.stdout.flush()
     else:
-        write_atomically(output, document)
+        atomic_write(output, document, what="SBOM")
     stderr.print(summary_table(inventory))
     if output is not None:
         stderr.print(f"wrote {sbom_format.value} SBOM to {output}", highlight=False, markup=False)

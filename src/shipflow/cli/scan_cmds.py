@@ -11,37 +11,38 @@ from pathlib import Path
 
 import click
 
-from shipflow.cli.common import key_option, password_source, resolve_image
+from shipflow.cli.common import (
+    RegistryOptions,
+    json_option,
+    key_option,
+    open_image_arg,
+    password_source,
+    registry_options,
+)
 from shipflow.cli.output import note, print_json, stdout, step_summary
-from shipflow.errors import GateFailed, UsageError
-from shipflow.oci.digest import Digest
-from shipflow.oci.reference import Reference
-from shipflow.oci.store import Store
-from shipflow.sbom.model import Inventory
+from shipflow.errors import UsageError
+from shipflow.fsutil import atomic_write
+from shipflow.oci.open import OpenedImage
+from shipflow.sbom.target import Target, TargetKind, detect_target
 from shipflow.scan import (
     AdvisoryDB,
-    IgnoreRules,
     OutputFormat,
     ScanOptions,
     ScanReport,
     Severity,
     VexIndex,
-    evaluate_gate,
     import_paths,
-    load_ignore_file,
     load_openvex,
-    read_sbom,
     render,
-    scan_inventory,
 )
 from shipflow.scan.attestation import VULN_PREDICATE_TYPE, attest_report, invocation_from_environment
 from shipflow.scan.db import default_db_path
-from shipflow.scan.gate import GateResult
+from shipflow.scan.gate import GateResult, ReportSubject, SeverityGate, evaluate_gate, parse_fail_on
 from shipflow.scan.reports.table import report_to_renderable
+from shipflow.scan.run import Engine, discover_ignore_rules, scan_target
 from shipflow.signing.keys import PrivateKey, private_key_from_settings
 from shipflow.signing.payload import docker_reference
 
-DEFAULT_IGNORE_FILES = (".shipflowignore.yaml", ".trivyignore")
 _AGE = re.compile(r"^(\d+)\s*([dhm]?)$")
 
 _db_option = click.option(
@@ -64,57 +65,21 @@ def parse_age(text: str) -> timedelta | None:
     return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
 
 
-def parse_fail_on(fail_on: str | None, threshold: str | None) -> frozenset[Severity] | Severity | None:
-    if fail_on and threshold:
+def parse_levels(fail_on: str | None, threshold: str | None) -> frozenset[Severity] | None:
+    """``--fail-on`` (one level: that level and above; a list: exactly those) or
+    ``--severity-threshold`` (that level and above); neither: no gate."""
+    if fail_on is not None and threshold is not None:
         raise UsageError("give --fail-on or --severity-threshold, not both")
-    if threshold:
-        return Severity.parse(threshold)
-    if fail_on:
-        return frozenset(Severity.parse(part) for part in fail_on.split(",") if part.strip())
+    if threshold is not None:
+        return parse_fail_on([threshold])
+    if fail_on is not None:
+        return parse_fail_on(fail_on)
     return None
-
-
-def _ignore_rules(explicit: tuple[Path, ...], target: str) -> IgnoreRules:
-    paths = list(explicit)
-    if not paths:
-        candidates = [Path.cwd()]
-        if Path(target).is_dir():
-            candidates.append(Path(target))
-        for base in candidates:
-            for name in DEFAULT_IGNORE_FILES:
-                candidate = (base / name).resolve()
-                if candidate.is_file() and candidate not in paths:
-                    paths.append(candidate)
-    entries = [entry for path in paths for entry in load_ignore_file(path)]
-    return IgnoreRules(entries)
-
-
-def _inventory(target: str, platform: str | None) -> Inventory:
-    path = Path(target)
-    if path.is_dir():
-        from shipflow.sbom import catalog_directory
-
-        return catalog_directory(path)
-    if path.is_file():
-        result = read_sbom(path)
-        if result.skipped:
-            note(f"{result.skipped} package(s) in {path} have purl types shipflow does not match; skipped")
-        return result.inventory
-    from shipflow.oci.open import open_store
-    from shipflow.oci.reference import parse_reference
-    from shipflow.sbom import catalog_image
-
-    ref = parse_reference(target)
-    store = open_store(ref)
-    return catalog_image(store, ref.identifier, platform=platform)
 
 
 def _emit(report: ScanReport, fmt: OutputFormat, gate: GateResult | None, output: Path | None) -> None:
     if output is not None:
-        text = render(report, fmt, gate)
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        atomic_write(output, render(report, fmt, gate), what="report")
         note(f"report written to {output}")
     elif fmt is OutputFormat.TABLE:
         stdout.print(report_to_renderable(report, gate))
@@ -126,31 +91,23 @@ def _emit(report: ScanReport, fmt: OutputFormat, gate: GateResult | None, output
 class _AttestTo:
     """Where ``--attest`` will put the report: the image pinned to its digest, and the key."""
 
-    ref: Reference
-    store: Store
-    digest: Digest
+    image: OpenedImage
     signer: PrivateKey
 
-    @property
-    def pinned(self) -> Reference:
-        return self.ref.by_digest(self.digest)
 
-
-def _prepare_attestation(target: str, key: str | None) -> _AttestTo:
+def _prepare_attestation(target: Target, key: str | None, registry: RegistryOptions) -> _AttestTo:
     """Checked before the scan runs (a bad key should not cost a scan): an image subject, a
     key that loads, and the tag resolved to a digest once, so the scan and the attestation
     are about the same image even if the tag moves meanwhile."""
-    path = Path(target)
-    if path.is_dir() or path.is_file():
-        kind = "a directory" if path.is_dir() else "an SBOM file"
+    if target.kind is not TargetKind.IMAGE:
+        kind = "a directory" if target.kind is TargetKind.DIRECTORY else "an SBOM file"
         raise UsageError(
             f"--attest needs an image, and {target} is {kind}",
             hint="attestations attach to an image digest: scan IMAGE (registry or oci: reference), "
             "or drop --attest",
         )
     signer = private_key_from_settings(key, password_source())
-    ref, store, digest = resolve_image(target)
-    return _AttestTo(ref, store, digest, signer)
+    return _AttestTo(open_image_arg(target.text, registry), signer)
 
 
 def _attest(
@@ -158,16 +115,18 @@ def _attest(
 ) -> None:
     invocation = invocation_from_environment(parameters, os.environ)
     result = attest_report(
-        to.store,
-        to.digest,
+        to.image.store,
+        to.image.digest,
         to.signer,
         report,
         gate,
         invocation=invocation,
-        subject_name=docker_reference(to.ref),
+        subject_name=docker_reference(to.image.reference),
     )
     state = "attached to" if result.added else "already in"
-    note(f"{VULN_PREDICATE_TYPE} attestation for {to.pinned} {state} {result.tag} (key {result.key_id})")
+    note(
+        f"{VULN_PREDICATE_TYPE} attestation for {to.image.pinned} {state} {result.tag} (key {result.key_id})"
+    )
 
 
 @click.command("scan")
@@ -184,7 +143,11 @@ def _attest(
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here."
 )
-@click.option("--fail-on", help="Comma-separated severities that fail the gate, e.g. CRITICAL,HIGH.")
+@click.option(
+    "--fail-on",
+    help="Severities that fail the gate: one level means that level and above (HIGH: HIGH and "
+    "CRITICAL); a comma-separated list means exactly those (CRITICAL,HIGH).",
+)
 @click.option("--severity-threshold", help="Fail on this severity and above, e.g. HIGH.")
 @click.option(
     "--ignore-file",
@@ -198,8 +161,8 @@ def _attest(
 @click.option("--max-db-age", default="7d", show_default=True, help="Warn when the DB is older (or 'off').")
 @click.option(
     "--engine",
-    type=click.Choice(["shipflow", "trivy", "grype"]),
-    default="shipflow",
+    type=click.Choice([e.value for e in Engine]),
+    default=Engine.SHIPFLOW.value,
     show_default=True,
     help="Scan with shipflow's own matcher, or run trivy/grype (must be on PATH) and map their JSON.",
 )
@@ -211,6 +174,7 @@ def _attest(
     "(sha256-<hex>.att), whatever the gate decides. Images only.",
 )
 @key_option
+@registry_options
 def scan_command(
     target: str,
     db_path: Path | None,
@@ -226,6 +190,7 @@ def scan_command(
     platform: str | None,
     attest: bool,
     key: str | None,
+    registry: RegistryOptions,
 ) -> None:
     """Scan an image, a directory or an SBOM file for known vulnerabilities.
 
@@ -247,26 +212,27 @@ def scan_command(
     the report); the exit code is still the gate's.
     """
     output_format = OutputFormat(fmt)
-    threshold = parse_fail_on(fail_on, severity_threshold)
+    levels = parse_levels(fail_on, severity_threshold)
     if key is not None and not attest:
         raise UsageError("--key is only used with --attest", hint="add --attest, or drop --key")
-    attest_to = _prepare_attestation(target, key) if attest else None
-    scan_target = str(attest_to.pinned) if attest_to is not None else target
+    subject = detect_target(target)
+    attest_to = _prepare_attestation(subject, key, registry) if attest else None
+    if attest_to is not None:
+        subject = detect_target(str(attest_to.image.pinned))
     options = ScanOptions(
-        ignore=_ignore_rules(ignore_files, target),
+        ignore=discover_ignore_rules(subject, ignore_files),
         vex=VexIndex([s for path in vex_files for s in load_openvex(path)]),
         ignore_unfixed=ignore_unfixed,
         max_db_age=parse_age(max_db_age),
     )
-    if engine == "shipflow":
+    chosen = Engine(engine)
+    registry_config = registry.config(subject.reference) if subject.reference is not None else None
+    if chosen is Engine.SHIPFLOW:
         with contextlib.closing(AdvisoryDB.open(db_path)) as db:
-            inventory = _inventory(scan_target, platform)
-            report = scan_inventory(inventory, db, options)
+            report = scan_target(subject, db, options, registry=registry_config, platform=platform)
     else:
-        from shipflow.scan.engines import run_engine
-
-        report = run_engine(engine, scan_target, options)
-    gate = evaluate_gate(report, threshold) if threshold is not None else None
+        report = scan_target(subject, None, options, engine=chosen, platform=platform)
+    gate = evaluate_gate(report, levels) if levels is not None else None
     for message in report.notes:
         note(f"note: {message}")
     _emit(report, output_format, gate, output)
@@ -283,8 +249,8 @@ def scan_command(
             "vex": [str(p) for p in vex_files],
         }
         _attest(attest_to, report, gate, parameters)
-    if gate is not None and not gate.passed:
-        raise GateFailed(gate.summary(), hint="fix, upgrade, or record an exception in .shipflowignore.yaml")
+    if levels is not None:
+        SeverityGate(levels).check(ReportSubject(report))
 
 
 @click.group("db")
@@ -310,7 +276,7 @@ def db_import(paths: tuple[Path, ...], db_path: Path | None) -> None:
 
 @db_group.command("status")
 @_db_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def db_status(db_path: Path | None, as_json: bool) -> None:
     """Where the database is, what it holds, and how old it is."""
     with contextlib.closing(AdvisoryDB.open(db_path or default_db_path())) as db:

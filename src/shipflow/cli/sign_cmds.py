@@ -15,13 +15,22 @@ from pathlib import Path
 
 import click
 
-from shipflow.cli.common import key_option, password_source, resolve_image
+from shipflow.cli.common import (
+    RegistryOptions,
+    json_option,
+    key_option,
+    open_image_arg,
+    password_source,
+    registry_options,
+)
 from shipflow.cli.output import note, print_json, stdout
 from shipflow.errors import ConfigError, UsageError
-from shipflow.oci.digest import Digest
+from shipflow.fsutil import atomic_write, read_capped
+from shipflow.gate import GateContext
 from shipflow.oci.reference import Reference
-from shipflow.oci.store import Store
 from shipflow.signing import dsse
+from shipflow.signing.attachments import MAX_PREDICATE_BYTES
+from shipflow.signing.gate import SignatureGate
 from shipflow.signing.keys import (
     ENV_PASSWORD,
     encrypt_private_key,
@@ -31,7 +40,7 @@ from shipflow.signing.keys import (
 from shipflow.signing.payload import docker_reference
 from shipflow.signing.policy import trusted_keys_from_paths
 from shipflow.signing.sign import attest, sign
-from shipflow.signing.verify import Report, verification_failure, verify_attestations_report, verify_report
+from shipflow.signing.verify import Report, verification_failure, verify_attestations_report
 
 
 def _parse_annotations(values: tuple[str, ...]) -> dict[str, str]:
@@ -42,15 +51,6 @@ def _parse_annotations(values: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"annotation {item!r} is not KEY=VALUE", hint="e.g. -a env=production")
         result[key] = value
     return result
-
-
-def _resolve_existing(image: str) -> tuple[Reference, Store, Digest]:
-    """:func:`resolve_image`, refusing an image that is not there: a digest reference is
-    otherwise taken as given, and nothing should be signed or attested about a missing image."""
-    ref, store, digest = resolve_image(image)
-    if ref.digest is not None:
-        store.resolve(str(digest))
-    return ref, store, digest
 
 
 # --- keygen ------------------------------------------------------------------------------------
@@ -83,25 +83,11 @@ def keygen_cmd(output_key_prefix: str, force: bool) -> None:
             "no password for the new key", hint=f"set {ENV_PASSWORD} (may be empty) or run in a terminal"
         )
     key = generate_private_key()
-    _write_atomic(key_path, encrypt_private_key(key, password), 0o600)
-    _write_atomic(pub_path, key.verifier.pem, 0o644)
+    atomic_write(key_path, encrypt_private_key(key, password), mode=0o600, what="private key")
+    atomic_write(pub_path, key.verifier.pem, mode=0o644, what="public key")
     note(f"Private key written to {key_path}")
     note(f"Public key written to {pub_path}")
     stdout.print(key.verifier.key_id, highlight=False)
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ConfigError(
-            f"cannot write {path}: {exc.strerror}", hint="check the directory is writable"
-        ) from exc
 
 
 # --- sign --------------------------------------------------------------------------------------
@@ -119,16 +105,23 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
     metavar="REPO",
     help="docker-reference to claim (default: the image's repository, like cosign).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
+@registry_options
 def sign_cmd(
-    image: str, key: str | None, annotations: tuple[str, ...], identity: str | None, as_json: bool
+    image: str,
+    key: str | None,
+    annotations: tuple[str, ...],
+    identity: str | None,
+    as_json: bool,
+    registry: RegistryOptions,
 ) -> None:
     """Sign IMAGE (by digest; a tag is resolved once) and store the signature under sha256-<hex>.sig."""
     extra = _parse_annotations(annotations)
     signer = private_key_from_settings(key, password_source())
-    ref, store, digest = _resolve_existing(image)
+    opened = open_image_arg(image, registry)
+    ref, store, digest = opened.reference, opened.store, opened.digest
     result = sign(store, digest, signer, reference=identity or docker_reference(ref), annotations=extra)
-    pinned = ref.by_digest(digest)
+    pinned = opened.pinned
     if as_json:
         print_json(
             {
@@ -155,15 +148,19 @@ def _key_paths(keys: tuple[str, ...]) -> list[Path]:
     return [Path(k) for k in keys]
 
 
+def _verified_header(kind: str, pinned: Reference) -> None:
+    note(f"\nVerification for {pinned} --")
+    note(f"The following checks were performed on each of these {kind}s:")
+
+
 def _require_verified(report: Report, what: str, pinned: Reference) -> None:
     """Raise the verification failure unless ``report`` is ok; else warn about the broken
-    signatures next to the valid ones (a failure lists them anyway) and start the summary."""
+    attestations next to the valid ones (a failure lists them anyway) and start the summary."""
     if not report.ok:
         raise verification_failure(report, what)
     for rejection in report.rejected:
         note(f"warning: ignored {report.kind} {rejection}")
-    note(f"\nVerification for {pinned} --")
-    note(f"The following checks were performed on each of these {report.kind}s:")
+    _verified_header(report.kind, pinned)
 
 
 @click.command("verify")
@@ -182,7 +179,8 @@ def _require_verified(report: Report, what: str, pinned: Reference) -> None:
 @click.option(
     "--check-reference", is_flag=True, help="Require the docker-reference claim to name IMAGE's repo."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the verified payloads as a JSON array.")
+@json_option
+@registry_options
 def verify_cmd(
     image: str,
     keys: tuple[str, ...],
@@ -190,14 +188,19 @@ def verify_cmd(
     annotations: tuple[str, ...],
     check_reference: bool,
     as_json: bool,
+    registry: RegistryOptions,
 ) -> None:
-    """Verify IMAGE's cosign signatures against trusted keys; print the verified payloads."""
+    """Verify IMAGE's cosign signatures against trusted keys; print the verified payloads (--json:
+    as a JSON array)."""
     policy = trusted_keys_from_paths(_key_paths(keys), require_all=require_all)
     required = _parse_annotations(annotations)
-    ref, store, digest = resolve_image(image)
-    reference = docker_reference(ref) if check_reference else None
-    report = verify_report(store, digest, policy, annotations=required or None, reference=reference)
-    _require_verified(report, "signature", ref.by_digest(digest))
+    opened = open_image_arg(image, registry, must_exist=False)
+    reference = docker_reference(opened.reference) if check_reference else None
+    gate = SignatureGate(policy, annotations=required or None, reference=reference)
+    evidence = gate.check(GateContext(opened.store, opened.digest, opened.reference))
+    for rejected in evidence.details["rejected"]:
+        note(f"warning: ignored signature {rejected}")
+    _verified_header("signature", opened.pinned)
     if required:
         note("  - The specified annotations were verified.")
     if reference:
@@ -205,22 +208,13 @@ def verify_cmd(
     note("  - The cosign claims were validated")
     note("  - The signatures were verified against the specified public key")
     if as_json:
-        print_json([sig.payload_json() for sig in report.verified])
+        print_json([json.loads(sig["payload"]) for sig in evidence.details["signatures"]])
         return
-    for sig in report.verified:
-        sys.stdout.write(sig.payload.decode("utf-8", errors="replace") + "\n")
+    for sig in evidence.details["signatures"]:
+        sys.stdout.write(sig["payload"] + "\n")
 
 
 # --- attest ------------------------------------------------------------------------------------
-
-
-def _predicate_uri(type_name: str) -> str:
-    try:
-        return dsse.predicate_type_uri(type_name)
-    except dsse.EnvelopeError as exc:
-        raise UsageError(
-            str(exc), hint="e.g. --type spdxjson or --type https://example.com/my-predicate"
-        ) from exc
 
 
 @click.command("attest")
@@ -242,18 +236,23 @@ def _predicate_uri(type_name: str) -> str:
     show_default=True,
     help="in-toto Statement version (cosign 2 writes v0.1).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@json_option
+@registry_options
 def attest_cmd(
-    image: str, predicate_path: Path, type_name: str, key: str | None, statement_type: str, as_json: bool
+    image: str,
+    predicate_path: Path,
+    type_name: str,
+    key: str | None,
+    statement_type: str,
+    as_json: bool,
+    registry: RegistryOptions,
 ) -> None:
     """Sign an in-toto attestation (DSSE) about IMAGE and store it under sha256-<hex>.att."""
-    predicate_type = _predicate_uri(type_name)
-    try:
-        predicate = predicate_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read predicate {predicate_path}: {exc.strerror}") from exc
+    predicate_type = dsse.predicate_type_uri(type_name)
+    predicate = read_capped(predicate_path, MAX_PREDICATE_BYTES, what="predicate")
     signer = private_key_from_settings(key, password_source())
-    ref, store, digest = _resolve_existing(image)
+    opened = open_image_arg(image, registry)
+    ref, store, digest = opened.reference, opened.store, opened.digest
     result = attest(
         store,
         digest,
@@ -286,17 +285,24 @@ def attest_cmd(
 )
 @click.option("--require-all", is_flag=True, help="Every --key must have signed (default: any one).")
 @click.option("--type", "type_name", default=None, help="Only attestations of this predicate type.")
-@click.option("--json", "as_json", is_flag=True, help="Print the verified statements as a JSON array.")
+@json_option
+@registry_options
 def verify_attestation_cmd(
-    image: str, keys: tuple[str, ...], require_all: bool, type_name: str | None, as_json: bool
+    image: str,
+    keys: tuple[str, ...],
+    require_all: bool,
+    type_name: str | None,
+    as_json: bool,
+    registry: RegistryOptions,
 ) -> None:
-    """Verify IMAGE's attestations (DSSE over PAE, payload type, subject) and print the predicates."""
+    """Verify IMAGE's attestations (DSSE over PAE, payload type, subject) and print the predicates
+    (--json: the verified statements as a JSON array)."""
     policy = trusted_keys_from_paths(_key_paths(keys), require_all=require_all)
-    predicate_type = _predicate_uri(type_name) if type_name else None
-    ref, store, digest = resolve_image(image)
-    report = verify_attestations_report(store, digest, policy, predicate_type=predicate_type)
+    predicate_type = dsse.predicate_type_uri(type_name) if type_name else None
+    opened = open_image_arg(image, registry, must_exist=False)
+    report = verify_attestations_report(opened.store, opened.digest, policy, predicate_type=predicate_type)
     what = "attestation" if predicate_type is None else f"{predicate_type} attestation"
-    _require_verified(report, what, ref.by_digest(digest))
+    _require_verified(report, what, opened.pinned)
     note("  - The envelope signatures were verified against the specified public key")
     note("  - The payload type and the statement subject digest were validated")
     if as_json:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypedDict, TypeVar, Unpack
 
-from shipflow.errors import ManifestError
+from shipflow.errors import ManifestError, UsageError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.blobstream import keep_verification
 from shipflow.oci.digest import Digest
@@ -151,7 +151,7 @@ def copy_manifest(
     that really move; ``max_workers`` bounds the parallel blob transfers.
     """
     if max_workers < 1:
-        raise ValueError("max_workers must be at least 1")
+        raise UsageError(f"max_workers must be at least 1, not {max_workers}", hint="use -j 1 or more")
     obs = observer if observer is not None else NullObserver()
     plan = _plan(src, root)
     result = CopyResult(root.digest, root.media_type, root.size)

@@ -4,6 +4,7 @@ Public API::
 
     catalog_image(store, "tag-or-digest", platform="linux/amd64") -> Inventory
     catalog_directory(path) -> Inventory
+    inventory_of(detect_target("oci:./store:dev" or "./src")) -> Inventory   # any argument
     render(inventory, SbomFormat.SPDX_JSON) -> str
 """
 
@@ -14,6 +15,7 @@ from shipflow.sbom.formats import SbomFormat, render
 from shipflow.sbom.image import catalog_image
 from shipflow.sbom.layers import Limits
 from shipflow.sbom.model import Distro, Inventory, Location, Package
+from shipflow.sbom.target import Target, TargetKind, detect_target, inventory_of
 
 __all__ = [
     "Distro",
@@ -22,7 +24,11 @@ __all__ = [
     "Location",
     "Package",
     "SbomFormat",
+    "Target",
+    "TargetKind",
     "catalog_directory",
     "catalog_image",
+    "detect_target",
+    "inventory_of",
     "render",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cyclonedx.spdx import fixup_id
@@ -20,6 +20,7 @@ from cyclonedx.spdx import fixup_id
 from shipflow import __version__
 from shipflow.sbom.licenses import spdx_expression
 from shipflow.sbom.model import Inventory, Package
+from shipflow.timeutil import utc_timestamp
 
 SCHEMA = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 PROPERTY_PREFIX = "shipflow"
@@ -103,7 +104,7 @@ def render_cyclonedx(
             os_component["description"] = distro.pretty_name
         components.append(os_component)
     components += [_component(p) for p in inventory.sorted_packages()]
-    timestamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    timestamp = utc_timestamp(now)
     return {
         "$schema": SCHEMA,
         "bomFormat": "CycloneDX",

@@ -12,12 +12,13 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shipflow import __version__
 from shipflow.sbom.licenses import LicenseRef, resolve
 from shipflow.sbom.model import Inventory, Package
+from shipflow.timeutil import utc_timestamp
 
 NAMESPACE_BASE = "https://shipflow.dev/spdxdocs"
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -34,7 +35,7 @@ def spdx_id(kind: str, key: str, readable: str) -> str:
 
 
 def _created(now: datetime | None) -> str:
-    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp(now)
 
 
 def _root_package(inventory: Inventory) -> dict[str, Any]:

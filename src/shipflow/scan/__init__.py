@@ -6,18 +6,31 @@ Public API::
     import_paths([Path("npm/all.zip")], db_path) -> ImportResult
     db = AdvisoryDB.open(db_path)
     report = scan_inventory(inventory, db, ScanOptions(ignore_unfixed=True))
-    gate = evaluate_gate(report, Severity.HIGH)       # or {Severity.CRITICAL, Severity.HIGH}
+    report = scan_target(detect_target("oci:./store:dev"), db, options)   # any target
+    gate = evaluate_gate(report, parse_fail_on("HIGH"))   # HIGH and above; "CRITICAL,HIGH": exactly
     render(report, OutputFormat.SARIF, gate) -> str
+
+Gates (the house protocol, :mod:`shipflow.gate`): ``SeverityGate(levels).check(ReportSubject(report))``
+judges a report; ``VulnerabilityGate(levels, db_path=…, options=…).check(GateContext(store, digest))``
+re-scans a digest now (from its verified SBOM attestation when there is one).
 """
 
 from __future__ import annotations
 
 from shipflow.scan.db import AdvisoryDB, DbInfo, ImportResult, default_db_path, import_paths
-from shipflow.scan.gate import GateResult, evaluate_gate
+from shipflow.scan.gate import (
+    GateResult,
+    ReportSubject,
+    SeverityGate,
+    VulnerabilityGate,
+    evaluate_gate,
+    parse_fail_on,
+)
 from shipflow.scan.ignore import IgnoreEntry, IgnoreRules, load_ignore_file
 from shipflow.scan.matcher import ScanOptions, scan_inventory
 from shipflow.scan.model import Finding, ScanReport, SuppressedFinding, Suppression
 from shipflow.scan.reports import OutputFormat, render
+from shipflow.scan.run import Engine, discover_ignore_rules, scan_image, scan_target
 from shipflow.scan.sbom_input import read_sbom
 from shipflow.scan.severity import Severity
 from shipflow.scan.vex import VexIndex, load_openvex
@@ -25,24 +38,32 @@ from shipflow.scan.vex import VexIndex, load_openvex
 __all__ = [
     "AdvisoryDB",
     "DbInfo",
+    "Engine",
     "Finding",
     "GateResult",
     "IgnoreEntry",
     "IgnoreRules",
     "ImportResult",
     "OutputFormat",
+    "ReportSubject",
     "ScanOptions",
     "ScanReport",
     "Severity",
+    "SeverityGate",
     "SuppressedFinding",
     "Suppression",
     "VexIndex",
+    "VulnerabilityGate",
     "default_db_path",
+    "discover_ignore_rules",
     "evaluate_gate",
     "import_paths",
     "load_ignore_file",
     "load_openvex",
+    "parse_fail_on",
     "read_sbom",
     "render",
+    "scan_image",
     "scan_inventory",
+    "scan_target",
 ]

@@ -33,6 +33,7 @@ from shipflow.scan.ecosystems import normalise_name
 from shipflow.scan.osv_source import SourcedRecord, read_records
 from shipflow.scan.ranges import ParsedEntry, parse_entry
 from shipflow.scan.severity import Severity, rate
+from shipflow.timeutil import utc_timestamp
 
 SCHEMA_VERSION = "1"
 IMPORT_HINT = "import advisories first: shipflow db import PATH... (OSV JSON/YAML files, directories or zips)"
@@ -77,7 +78,7 @@ def default_db_path() -> Path:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ import json
 import shutil
 import subprocess
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from shipflow.errors import InfrastructureError, UsageError
 from shipflow.scan.matcher import ScanOptions, apply_exceptions
 from shipflow.scan.model import Finding, PackageRef, ScanReport
 from shipflow.scan.severity import Severity
+from shipflow.timeutil import utc_timestamp
 
 ENGINE_TIMEOUT_SECONDS = 1800
 
@@ -44,7 +44,7 @@ def _severity(text: Any) -> Severity:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_timestamp()
 
 
 def _trivy_cvss(vuln: Mapping[str, Any]) -> tuple[float | None, str | None]:

@@ -15,6 +15,7 @@ from shipflow.scan.model import Finding, PackageRef, ScanReport, SuppressedFindi
 from shipflow.scan.ranges import evaluate
 from shipflow.scan.versions import scheme_for
 from shipflow.scan.vex import VexIndex
+from shipflow.timeutil import format_utc
 
 ENGINE = "shipflow"
 
@@ -30,7 +31,7 @@ class ScanOptions:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(moment)
 
 
 def _match_package(

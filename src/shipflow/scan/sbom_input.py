@@ -78,8 +78,8 @@ def package_from_purl(purl_text: str, location: str) -> Package | None:
     )
 
 
-def _spdx(document: Mapping[str, Any], path: Path) -> tuple[Inventory, int]:
-    subject, digest = str(document.get("name") or path.name), None
+def _spdx(document: Mapping[str, Any], origin: str) -> tuple[Inventory, int]:
+    subject, digest = str(document.get("name") or Path(origin).name), None
     packages: list[Package] = []
     skipped = 0
     for raw in document.get("packages") or ():
@@ -95,7 +95,7 @@ def _spdx(document: Mapping[str, Any], path: Path) -> tuple[Inventory, int]:
             if isinstance(ref, Mapping) and ref.get("referenceType") == "purl"
         ]
         found = next(
-            (p for p in (package_from_purl(str(x), str(path)) for x in purls if isinstance(x, str)) if p),
+            (p for p in (package_from_purl(str(x), origin) for x in purls if isinstance(x, str)) if p),
             None,
         )
         if found is None:
@@ -112,13 +112,13 @@ def _components(items: Any) -> Iterator[Mapping[str, Any]]:
             yield from _components(item.get("components"))
 
 
-def _cyclonedx(document: Mapping[str, Any], path: Path) -> tuple[Inventory, int]:
+def _cyclonedx(document: Mapping[str, Any], origin: str) -> tuple[Inventory, int]:
     metadata = document.get("metadata") or {}
     root = metadata.get("component") if isinstance(metadata, Mapping) else None
-    subject, digest = path.name, None
+    subject, digest = Path(origin).name, None
     if isinstance(root, Mapping):
         version = str(root.get("version") or "")
-        subject = str(root.get("name") or path.name)
+        subject = str(root.get("name") or Path(origin).name)
         if version.startswith(_DIGEST_PREFIXES):
             subject, digest = f"{subject}@{version}", version
     packages: list[Package] = []
@@ -127,7 +127,7 @@ def _cyclonedx(document: Mapping[str, Any], path: Path) -> tuple[Inventory, int]
         purl = component.get("purl")
         if not isinstance(purl, str):
             continue
-        found = package_from_purl(purl, str(path))
+        found = package_from_purl(purl, origin)
         if found is None:
             skipped += 1
             continue
@@ -142,15 +142,21 @@ def read_sbom(path: Path) -> SbomReadResult:
         raise ConfigError(
             f"cannot read SBOM {path}: {exc}", hint="pass an SPDX or CycloneDX JSON document"
         ) from exc
+    return read_sbom_document(document, str(path))
+
+
+def read_sbom_document(document: Any, origin: str) -> SbomReadResult:
+    """The inventory of an already parsed SPDX or CycloneDX JSON document (e.g. the predicate
+    of a verified SBOM attestation); ``origin`` names it in locations and messages."""
     if isinstance(document, Mapping) and str(document.get("spdxVersion", "")).startswith("SPDX-"):
-        inventory, skipped = _spdx(document, path)
+        inventory, skipped = _spdx(document, origin)
         fmt = "spdx"
     elif isinstance(document, Mapping) and document.get("bomFormat") == "CycloneDX":
-        inventory, skipped = _cyclonedx(document, path)
+        inventory, skipped = _cyclonedx(document, origin)
         fmt = "cyclonedx"
     else:
         raise ConfigError(
-            f"{path} is neither SPDX JSON nor CycloneDX JSON",
+            f"{origin} is neither SPDX JSON nor CycloneDX JSON",
             hint="pass an SBOM written by `shipflow sbom`, syft or Trivy",
         )
     # One distro for the whole inventory when the OS packages agree on it.

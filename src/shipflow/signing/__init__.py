@@ -7,6 +7,7 @@ The public API (what the release pipeline and the CLI use)::
     verify(store, digest, trusted_keys([pub]))         # -> list[VerifiedSignature] or raises
     attest(store, digest, key, predicate_type=..., predicate=b"{...}")
     verify_attestations(store, digest, policy, predicate_type=...)
+    SignatureGate(policy).check(GateContext(store, digest))   # the gate: Evidence or GateFailed
 
 Signatures and attestations are written exactly as cosign 2 writes them (``sha256-<hex>.sig``
 and ``.att`` tags), so ``cosign verify`` accepts ours and we accept cosign's. Keyless
@@ -16,10 +17,11 @@ and ``.att`` tags), so ``cosign verify`` accepts ours and we accept cosign's. Ke
 
 from __future__ import annotations
 
+from shipflow.errors import KeyFileError, SignatureVerificationError
 from shipflow.signing.attachments import attestation_tag, signature_tag
 from shipflow.signing.dsse import PREDICATE_TYPES, predicate_type_uri
+from shipflow.signing.gate import SignatureGate
 from shipflow.signing.keys import (
-    KeyFileError,
     PrivateKey,
     PublicKey,
     Signer,
@@ -37,7 +39,6 @@ from shipflow.signing.sign import AttestResult, SignResult, attest, sign
 from shipflow.signing.verify import (
     Rejection,
     Report,
-    SignatureVerificationError,
     VerifiedAttestation,
     VerifiedSignature,
     verify,
@@ -59,6 +60,7 @@ __all__ = [
     "Rejection",
     "Report",
     "SignResult",
+    "SignatureGate",
     "SignatureVerificationError",
     "Signer",
     "VerifiedAttestation",

@@ -39,6 +39,9 @@ ATTESTATION_SUFFIX = "att"
 MAX_LAYER_BYTES = 64 * 1024 * 1024
 # cosign refuses attachment images with more layers than this (pkg/oci/mutate maxLayers).
 MAX_LAYERS = 1000
+# The largest predicate an attestation layer can carry: the DSSE envelope holds the statement
+# base64-encoded (4/3), plus the statement's and the envelope's own JSON (kept under 64 KiB).
+MAX_PREDICATE_BYTES = MAX_LAYER_BYTES // 4 * 3 - 64 * 1024
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 

@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from shipflow.errors import UsageError, VerificationError
 from shipflow.oci.digest import Digest
 from shipflow.signing.jsondoc import load_object
 
@@ -44,8 +45,8 @@ PREDICATE_TYPES: dict[str, str] = {
 _URLSAFE_TO_STD = str.maketrans("-_", "+/")
 
 
-class EnvelopeError(ValueError):
-    """An envelope or statement is malformed (the message says how)."""
+class EnvelopeError(VerificationError):
+    """An envelope or statement is malformed (the message says how): it cannot verify."""
 
 
 def predicate_type_uri(name_or_uri: str) -> str:
@@ -54,8 +55,9 @@ def predicate_type_uri(name_or_uri: str) -> str:
         return PREDICATE_TYPES[name_or_uri]
     if "://" in name_or_uri or name_or_uri.startswith("urn:"):
         return name_or_uri
-    raise EnvelopeError(
-        f"unknown predicate type {name_or_uri!r}: use one of {', '.join(sorted(PREDICATE_TYPES))} or a URI"
+    raise UsageError(
+        f"unknown predicate type {name_or_uri!r}",
+        hint=f"use one of {', '.join(sorted(PREDICATE_TYPES))}, or a predicate type URI",
     )
 
 

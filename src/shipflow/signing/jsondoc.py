@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 
-def load_object(data: bytes, what: str, error: type[ValueError]) -> dict[str, Any]:
+def load_object(data: bytes, what: str, error: type[Exception]) -> dict[str, Any]:
     """``data`` parsed as a JSON object; ``error`` naming ``what`` if it is not JSON or not an object."""
     try:
         doc = json.loads(data)

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from shipflow.errors import ConfigError, UsageError
+from shipflow.errors import ConfigError, KeyFileError, UsageError
 
 SIGSTORE_PRIVATE_KEY_PEM = "ENCRYPTED SIGSTORE PRIVATE KEY"
 COSIGN_PRIVATE_KEY_PEM = "ENCRYPTED COSIGN PRIVATE KEY"
@@ -81,10 +81,6 @@ class Verifier(Protocol):
     def key_id(self) -> str: ...
 
     def verify(self, signature: bytes, data: bytes) -> bool: ...
-
-
-class KeyFileError(UsageError):
-    """A key file or key setting is unusable (wrong format, wrong password, missing)."""
 
 
 @dataclass(frozen=True)
@@ -197,9 +193,9 @@ def encrypt_private_key(
 ) -> bytes:
     """The key as cosign writes it: PEM ``ENCRYPTED SIGSTORE PRIVATE KEY`` (scrypt + secretbox)."""
     if pem_type not in _ENCRYPTED_TYPES:
-        raise ValueError(f"not an encrypted cosign PEM type: {pem_type}")
+        raise UsageError(f"not an encrypted cosign PEM type: {pem_type}")
     if (scrypt_n, 8, 1) not in _SCRYPT_ALLOWED:
-        raise ValueError(f"unsupported scrypt N={scrypt_n}")
+        raise UsageError(f"unsupported scrypt N={scrypt_n}", hint="use 32768, 65536 or 131072")
     salt = secrets.token_bytes(_SALT_SIZE)
     nonce = secrets.token_bytes(nacl.secret.SecretBox.NONCE_SIZE)
     box = nacl.secret.SecretBox(_scrypt(password, salt, scrypt_n, 8, 1))

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shipflow.errors import VerificationError
 from shipflow.oci.digest import Digest
 from shipflow.oci.reference import DOCKER_HUB, Reference
 from shipflow.signing.jsondoc import load_object
@@ -59,7 +60,7 @@ def build_payload(digest: Digest, reference: str, annotations: Mapping[str, str]
     )
 
 
-class PayloadError(ValueError):
+class PayloadError(VerificationError):
     """The payload bytes are not a simple-signing payload (message says what is wrong)."""
 
 

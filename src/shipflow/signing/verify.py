@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipflow.errors import ManifestError, VerificationError
+from shipflow.errors import ManifestError, SignatureVerificationError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
 from shipflow.oci.store import Store
@@ -104,14 +104,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return self.found and bool(self.verified) and not self.unmet
-
-
-class SignatureVerificationError(VerificationError):
-    """Verification failed; ``report`` holds every rejected layer and the unmet policy parts."""
-
-    def __init__(self, message: str, *, report: Report, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.report = report
 
 
 def verification_failure(report: Report, what: str) -> SignatureVerificationError:

@@ -70,7 +70,7 @@ def test_a_failing_gate_raises_with_its_evidence(ctx: GateContext) -> None:
     assert evidence is not None and evidence.status is GateStatus.FAILED
     assert evidence.details == {"findings": 2}
     assert failed.value.hint == "fix it" and failed.value.exit_code == 1
-    assert "vulnerabilities: not fine" in failed.value.message
+    assert "vulnerabilities gate failed: not fine" in failed.value.message
 
 
 def test_a_check_failure_inside_a_gate_becomes_gate_failed(ctx: GateContext) -> None:

@@ -96,3 +96,13 @@ def test_scheme_table() -> None:
     names = {eco: scheme_for(eco).name for eco in ("npm", "PyPI", "Go", "Alpine:v3.19", "Debian:12")}  # type: ignore[union-attr]
     assert names == {"npm": "npm", "PyPI": "pep440", "Go": "go", "Alpine:v3.19": "apk", "Debian:12": "dpkg"}
     assert scheme_for("crates.io") is None
+
+
+def test_every_scheme_in_the_table_is_wired() -> None:
+    from shipflow.scan.versions import SCHEMES
+
+    for ecosystem, (name, _module) in SCHEMES.items():
+        scheme = scheme_for(f"{ecosystem}:x")
+        assert scheme is not None and scheme.name == name
+        assert scheme.compare("1.0.0", "1.0.0") == 0 and scheme.compare("1.0.0", "2.0.0") < 0
+    assert scheme_for("NoSuchEcosystem") is None
