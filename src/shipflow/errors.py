@@ -14,6 +14,7 @@ and a message that says what to do next::
     │   ├── VerificationError          signature / attestation verification failed
     │   │   └── SignatureVerificationError   … with the report of every rejected signature
     │   ├── GateFailed                 a policy gate (vulnerabilities, promotion) failed
+    │   ├── PromotionRefused           a promotion rule (path, role, stage, gate) said no
     │   └── UnsafeContentError         an image layer tries traversal, a bomb, an oversized file
     ├── NotFound                       exit 1  the thing asked for does not exist
     │   ├── ManifestNotFound
@@ -109,6 +110,16 @@ class GateFailed(CheckFailed):
     def __init__(self, message: str, *, evidence: Evidence | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.evidence = evidence
+
+
+class PromotionRefused(CheckFailed):
+    """A promotion rule said no: a path not in the config, an actor without the role, a stage
+    skipped, a gate failed. ``result`` (when set) is the promotion's partial result with every
+    gate's evidence."""
+
+    def __init__(self, message: str, *, result: object | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
 
 
 class UnsafeContentError(CheckFailed):

@@ -41,6 +41,11 @@ COMMAND_MODULES: dict[str, str] = {
     "sbom": "shipflow.cli.sbom_cmds",
     "scan": "shipflow.cli.scan_cmds",
     "db": "shipflow.cli.scan_cmds",
+    "promote": "shipflow.cli.promote_cmds",
+    "approve": "shipflow.cli.promote_cmds",
+    "status": "shipflow.cli.promote_cmds",
+    "history": "shipflow.cli.promote_cmds",
+    "where": "shipflow.cli.promote_cmds",
 }
 
 

@@ -266,9 +266,12 @@ def load_yaml(path: Path, *, display: str | None = None) -> Node:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(
-            f"{name}:{line}: not valid YAML: {problem}", hint="check indentation, colons and quotes"
-        ) from exc
+        hint = "check indentation, colons and quotes"
+        source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+        if "[bot]" in source_line:
+            # The usual trap: a GitHub App login inside a flow list, [github-actions[bot]].
+            hint = 'quote logins that contain brackets: ["github-actions[bot]"]'
+        raise ConfigError(f"{name}:{line}: not valid YAML: {problem}", hint=hint) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: not valid YAML: {exc}") from exc
     if root is None:

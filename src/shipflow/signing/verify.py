@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipflow.errors import ManifestError, SignatureVerificationError
+from shipflow.errors import ManifestError, SignatureVerificationError, VerificationError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
 from shipflow.oci.store import Store
@@ -280,7 +280,16 @@ def _check_attestation_layer(
     """The verified attestation, None if it is valid but of another predicate type."""
     if layer.media_type != mt.DSSE_ENVELOPE:
         raise LayerUnavailable(f"layer media type {layer.media_type!r} is not {mt.DSSE_ENVELOPE}")
-    envelope_bytes = read_layer(store, layer)
+    return _check_envelope(read_layer(store, layer), layer.digest, digest, keys, predicate_type)
+
+
+def _check_envelope(
+    envelope_bytes: bytes,
+    layer_digest: Digest,
+    digest: Digest,
+    keys: list[Verifier],
+    predicate_type: str | None,
+) -> VerifiedAttestation | None:
     try:
         envelope = parse_envelope(envelope_bytes)
     except EnvelopeError as exc:
@@ -304,13 +313,31 @@ def _check_attestation_layer(
         return None
     return VerifiedAttestation(
         image_digest=digest,
-        layer_digest=layer.digest,
+        layer_digest=layer_digest,
         envelope=envelope_bytes,
         statement=envelope.payload,
         predicate_type=statement.predicate_type,
         predicate=statement.predicate,
         key_ids=key_ids,
     )
+
+
+def verify_envelope(
+    envelope: bytes, digest: Digest, policy: Policy, *, predicate_type: str
+) -> VerifiedAttestation:
+    """Verify one DSSE envelope held outside cosign's ``.att`` image (e.g. a promotion record in
+    the pipeline ledger): signed by a key the policy accepts (and enough of them), an in-toto
+    statement naming ``digest``, of ``predicate_type``. VerificationError says why not."""
+    try:
+        verified = _check_envelope(envelope, Digest.of(envelope), digest, policy.verifiers(), predicate_type)
+    except LayerUnavailable as exc:
+        raise VerificationError(exc.reason) from exc
+    if verified is None:
+        raise VerificationError(f"the statement's predicate type is not {predicate_type}")
+    unmet = policy.unmet(set(verified.key_ids))
+    if unmet:
+        raise VerificationError("policy not met: missing " + "; ".join(unmet))
+    return verified
 
 
 def verify_attestations_report(
