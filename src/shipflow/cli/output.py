@@ -24,9 +24,12 @@ def print_json(data: Any) -> None:
 
 
 def print_error(exc: ShipflowError) -> None:
-    stderr.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    # The message and the hint are user-controlled text (paths, registry replies): never markup.
+    from rich.text import Text
+
+    stderr.print(Text("error:", style="bold red") + Text(f" {exc.message}"), highlight=False)
     if exc.hint:
-        stderr.print(f"[dim]hint:[/] {exc.hint}", markup=True, highlight=False)
+        stderr.print(Text("hint:", style="dim") + Text(f" {exc.hint}"), highlight=False)
 
 
 def note(message: str) -> None:

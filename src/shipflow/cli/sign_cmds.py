@@ -24,6 +24,7 @@ from shipflow.cli.common import (
     registry_options,
 )
 from shipflow.cli.output import note, print_json, stdout
+from shipflow.cli.pipeline import config_option
 from shipflow.errors import ConfigError, UsageError
 from shipflow.fsutil import atomic_write, read_capped
 from shipflow.gate import GateContext
@@ -179,6 +180,12 @@ def _require_verified(report: Report, what: str, pinned: Reference) -> None:
 @click.option(
     "--check-reference", is_flag=True, help="Require the docker-reference claim to name IMAGE's repo."
 )
+@click.option(
+    "--promoted-to",
+    metavar="ENV",
+    help="Also require a verified promotion record for every stage up to ENV (from shipflow.yaml).",
+)
+@config_option
 @json_option
 @registry_options
 def verify_cmd(
@@ -187,11 +194,27 @@ def verify_cmd(
     require_all: bool,
     annotations: tuple[str, ...],
     check_reference: bool,
+    promoted_to: str | None,
+    config_path: Path | None,
     as_json: bool,
     registry: RegistryOptions,
 ) -> None:
     """Verify IMAGE's cosign signatures against trusted keys; print the verified payloads (--json:
-    as a JSON array)."""
+    as a JSON array).
+
+    --promoted-to ENV also checks the chain of signed promotion records (e.g. dev → staging →
+    canary → production) against the keys shipflow.yaml trusts for records; without --key, the
+    signature is checked with its trusted keys too. With --json the output is then an object:
+    {"signatures": [...], "promotions": [...]}.
+    """
+    config = None
+    if promoted_to is not None:
+        from shipflow.release.config import find_config, load_config
+
+        config = load_config(find_config(config_path))
+        config.environment(promoted_to)
+        if not keys:
+            keys = tuple(str(p) for p in config.trusted_keys)
     policy = trusted_keys_from_paths(_key_paths(keys), require_all=require_all)
     required = _parse_annotations(annotations)
     opened = open_image_arg(image, registry, must_exist=False)
@@ -207,8 +230,24 @@ def verify_cmd(
         note("  - The docker-reference claim was verified.")
     note("  - The cosign claims were validated")
     note("  - The signatures were verified against the specified public key")
+    payloads = [json.loads(sig["payload"]) for sig in evidence.details["signatures"]]
+    if config is not None and promoted_to is not None:
+        from shipflow.release.gates import trusted_policy
+        from shipflow.release.records import verify_chain
+
+        steps = [(config.environment(env).source, env) for env in config.chain_to(promoted_to)]
+        links = verify_chain(opened.store, opened.digest, steps, trusted_policy(config.record_keys))
+        stages = " → ".join(["build", *(link.environment for link in links)])
+        note(f"  - Promotion records verified for {stages}:")
+        for link in links:
+            data = link.to_json()
+            stage = f"{link.source or 'build'} → {link.environment}"
+            note(f"      {stage}: by {data['actor']} at {data['promotedAt']}")
+        if as_json:
+            print_json({"signatures": payloads, "promotions": [link.to_json() for link in links]})
+            return
     if as_json:
-        print_json([json.loads(sig["payload"]) for sig in evidence.details["signatures"]])
+        print_json(payloads)
         return
     for sig in evidence.details["signatures"]:
         sys.stdout.write(sig["payload"] + "\n")
