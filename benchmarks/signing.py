@@ -56,7 +56,7 @@ from shipflow.signing import (  # noqa: E402
     trusted_keys,
     verify,
 )
-from signing_support import make_image  # noqa: E402
+from support.signing import make_image  # noqa: E402
 
 PASSWORD = "bench-password"
 

@@ -102,12 +102,17 @@ def write_fact(
     *,
     annotations: Mapping[str, str] | None = None,
     moment: datetime | None = None,
+    tag: str | None = None,
 ) -> FactRef:
-    """Store one fact about ``digest`` in ``environment`` under a new, never reused tag."""
+    """Store one fact about ``digest`` in ``environment`` under a new, never reused tag (or
+    under ``tag``, made beforehand with :func:`new_fact_tag` so another fact can name it)."""
     if len(payload) > MAX_FACT_BYTES:
         raise ManifestError(f"a {kind} fact of {len(payload)} bytes is over the {MAX_FACT_BYTES} byte limit")
     media_type = FACT_MEDIA_TYPES[kind]
-    tag = new_fact_tag(kind, digest, environment, moment)
+    if tag is None:
+        tag = new_fact_tag(kind, digest, environment, moment)
+    elif (parsed := parse_fact_tag(tag)) is None or parsed.kind != kind:
+        raise ManifestError(f"{tag!r} is not a {kind} fact tag")
     config_digest = Digest.of(_EMPTY_CONFIG)
     payload_digest = Digest.of(payload)
     store.put_blob(config_digest, len(_EMPTY_CONFIG), [_EMPTY_CONFIG])

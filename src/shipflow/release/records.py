@@ -79,26 +79,32 @@ class RecordWritten:
 def write_record(
     store: Store, digest: Digest, key: Signer, predicate: Mapping[str, Any], *, subject_name: str
 ) -> RecordWritten:
-    """Sign the record and store it: in the ledger (the copy shipflow reads), then in cosign's
-    ``.att`` image (best effort: a failure there is logged, the ledger copy is what counts)."""
-    envelope = sign_statement(key, digest, subject_name, PROMOTION_PREDICATE, predicate)
-    ref = write_signed_fact(
-        store,
-        "rec",
-        digest,
-        str(predicate["to"]),
-        envelope,
-        {
-            "from": str(predicate.get("from") or ""),
-            "to": str(predicate["to"]),
-            "actor": str(predicate["actor"]),
-        },
-    )
-    cosign_tag: str | None = None
-    try:
-        from shipflow.signing.attachments import PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, append_layer
+    """Sign the record and store it: in the ledger (the copy shipflow reads) and, at the same
+    time, in cosign's ``.att`` image (best effort: a failure there is logged; the ledger copy is
+    what counts). Both writes are independent, so they run side by side."""
+    from concurrent.futures import ThreadPoolExecutor
 
-        envelope_digest = Digest.of(envelope)
+    envelope = sign_statement(key, digest, subject_name, PROMOTION_PREDICATE, predicate)
+    annotations = {
+        "from": str(predicate.get("from") or ""),
+        "to": str(predicate["to"]),
+        "actor": str(predicate["actor"]),
+    }
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="shipflow-record") as pool:
+        ledger = pool.submit(
+            write_signed_fact, store, "rec", digest, str(predicate["to"]), envelope, annotations
+        )
+        cosign = pool.submit(_copy_to_cosign_attestations, store, digest, envelope)
+        ref = ledger.result()
+        cosign_tag = cosign.result()
+    return RecordWritten(ref, cosign_tag, envelope)
+
+
+def _copy_to_cosign_attestations(store: Store, digest: Digest, envelope: bytes) -> str | None:
+    from shipflow.signing.attachments import PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, append_layer
+
+    envelope_digest = Digest.of(envelope)
+    try:
         result = append_layer(
             store,
             f"{digest.tag_form}.att",
@@ -107,10 +113,10 @@ def write_record(
             annotations={PREDICATE_TYPE_ANNOTATION: PROMOTION_PREDICATE, SIGNATURE_ANNOTATION: ""},
             is_duplicate=lambda layer: layer.digest == envelope_digest,
         )
-        cosign_tag = result.tag
     except ShipflowError as exc:
         log.warning("promotion record kept in the ledger, but not copied to the .att image: %s", exc.message)
-    return RecordWritten(ref, cosign_tag, envelope)
+        return None
+    return result.tag
 
 
 def records_into(

@@ -61,8 +61,10 @@ def write_signed_fact(
     environment: str,
     envelope: bytes,
     annotations: Mapping[str, str],
+    *,
+    tag: str | None = None,
 ) -> FactRef:
-    return write_fact(store, kind, digest, environment, envelope, annotations=annotations)
+    return write_fact(store, kind, digest, environment, envelope, annotations=annotations, tag=tag)
 
 
 @dataclass(frozen=True)

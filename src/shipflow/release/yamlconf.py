@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -325,7 +325,10 @@ class _Converter:
                         f"(first on line {children[key].line})",
                         hint="remove one of them",
                     )
-                children[key] = self.convert(value_node, child_path, depth + 1, key_node.start_mark.line + 1)
+                # A value's line is its key's: a block mapping or list starts on the next line,
+                # but a person looks for the key.
+                child = self.convert(value_node, child_path, depth + 1, key_node.start_mark.line + 1)
+                children[key] = replace(child, line=key_node.start_mark.line + 1)
             return Node(children, path, self.file, line, "mapping", node.tag)
         if isinstance(node, yaml.SequenceNode):
             items = [self.convert(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value)]
