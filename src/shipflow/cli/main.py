@@ -46,6 +46,8 @@ COMMAND_MODULES: dict[str, str] = {
     "status": "shipflow.cli.promote_cmds",
     "history": "shipflow.cli.promote_cmds",
     "where": "shipflow.cli.promote_cmds",
+    "canary": "shipflow.cli.canary_cmds",
+    "rollback": "shipflow.cli.canary_cmds",
 }
 
 

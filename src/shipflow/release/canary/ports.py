@@ -1,0 +1,236 @@
+"""What the canary controller needs from the rest of the pipeline, as small protocols.
+
+The controller is written against these, not against the promotion layer's classes, so it
+runs the same over the registry-backed history of ``shipflow.release`` (the integrator's),
+over :class:`MemoryHistory` in unit tests and benchmarks, and over :class:`TagHistory` (the
+tags alone) where no history is available.
+
+What an implementation must provide:
+
+* :class:`EnvironmentHistory` — ``held(env)``: the digests the environment held *at rest*,
+  newest first, element 0 being what it holds now (a canary candidate that was rolled back is
+  not "held": the entry that rolled it back names the previous digest); ``record(entry)``:
+  append one :class:`ReleaseEntry` (a finished canary, an automatic or a manual rollback)
+  durably, or raise an InfrastructureError. Two writers at once must both survive or the
+  loser must be refused clearly.
+* :class:`SignatureCheck` — ``verify(digest)``: Evidence when ``digest`` carries a valid
+  signature by one of the trusted keys; a CheckFailed (VerificationError/GateFailed) when it
+  does not; an InfrastructureError when it cannot tell.
+* :class:`PromotionCheck` — ``verify_promoted(digest, env)``: Evidence when ``digest`` carries
+  a verified promotion record into ``env``; CheckFailed when not.
+* :class:`Notifier` — ``notify(report)`` returns at once (delivery happens in the background);
+  ``wait(timeout)`` lets the CLI give it a bounded moment before the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from shipflow.errors import ManifestNotFound
+from shipflow.gate import Evidence, GateStatus
+from shipflow.oci.digest import Digest
+from shipflow.timeutil import utc_timestamp
+
+if TYPE_CHECKING:
+    from shipflow.oci.store import Store
+    from shipflow.signing.policy import Policy
+
+__all__ = [
+    "EnvironmentHistory",
+    "HeldDigest",
+    "KeySignatureCheck",
+    "MemoryHistory",
+    "Notifier",
+    "PromotionCheck",
+    "ReleaseEntry",
+    "SignatureCheck",
+    "StopFlag",
+    "TagHistory",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HeldDigest:
+    """One digest an environment held: since when, put there by whom and how."""
+
+    digest: Digest
+    since: str | None = None
+    actor: str | None = None
+    kind: str | None = None  # promote | canary | rollback | tag
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseEntry:
+    """What the canary controller and ``shipflow rollback`` write into the history.
+
+    ``digest`` is what the environment holds after the entry; ``previous`` what it held before
+    it; ``candidate`` the digest a canary tried (equal to ``digest`` when it passed).
+    """
+
+    kind: str  # "canary" | "rollback"
+    env: str
+    digest: Digest
+    previous: Digest | None
+    candidate: Digest | None
+    actor: str
+    outcome: str  # passed | rolled-back | rollback-failed
+    reason: str
+    started_at: str
+    finished_at: str
+    deploy_target: str
+    timings: Mapping[str, float | None] = field(default_factory=dict)
+    checks: Mapping[str, int] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "env": self.env,
+            "digest": str(self.digest),
+            "previous": None if self.previous is None else str(self.previous),
+            "candidate": None if self.candidate is None else str(self.candidate),
+            "actor": self.actor,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "startedAt": self.started_at,
+            "finishedAt": self.finished_at,
+            "deployTarget": self.deploy_target,
+            "timings": {k: (None if v is None else round(v, 4)) for k, v in self.timings.items()},
+            "checks": dict(self.checks),
+            "details": dict(self.details),
+        }
+
+
+@runtime_checkable
+class EnvironmentHistory(Protocol):
+    def held(self, env: str, *, limit: int = 50) -> Sequence[HeldDigest]:
+        """Digests ``env`` held, newest first; element 0 is what it holds now."""
+        ...
+
+    def record(self, entry: ReleaseEntry) -> None:
+        """Append ``entry`` durably (InfrastructureError when it cannot)."""
+        ...
+
+
+@runtime_checkable
+class SignatureCheck(Protocol):
+    def verify(self, digest: Digest) -> Evidence:
+        """Evidence of a trusted signature on ``digest``; CheckFailed when there is none."""
+        ...
+
+
+@runtime_checkable
+class PromotionCheck(Protocol):
+    def verify_promoted(self, digest: Digest, env: str) -> Evidence:
+        """Evidence that ``digest`` was promoted into ``env`` (a verified record); CheckFailed if not."""
+        ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    def notify(self, report: Any) -> None:
+        """Start delivering ``report``; return at once."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for deliveries in flight; True when all finished."""
+        ...
+
+
+class StopFlag(Protocol):
+    """Set by a signal handler (SIGINT/SIGTERM); ``threading.Event`` is one."""
+
+    def is_set(self) -> bool: ...
+
+
+# -- implementations -------------------------------------------------------------------------
+
+
+class KeySignatureCheck:
+    """Signature verification with shipflow.signing: a valid cosign signature on the digest by
+    a key the policy trusts."""
+
+    name = "signature"
+
+    def __init__(self, store: Store, policy: Policy) -> None:
+        self._store = store
+        self._policy = policy
+
+    def verify(self, digest: Digest) -> Evidence:
+        from shipflow.signing import verify_report
+        from shipflow.signing.verify import verification_failure
+
+        started_at = utc_timestamp()
+        started = time.monotonic()
+        report = verify_report(self._store, digest, self._policy)
+        if not report.ok:
+            raise verification_failure(report, "signature")
+        key_ids = sorted({key_id for item in report.verified for key_id in item.key_ids})
+        return Evidence(
+            gate=self.name,
+            status=GateStatus.PASSED,
+            summary=f"signed by {len(key_ids)} trusted key(s)",
+            subject=str(digest),
+            inputs={"policy": self._policy.describe(), "store": self._store.name},
+            details={"keyIds": key_ids, "signatures": len(report.verified), "rejected": len(report.rejected)},
+            started_at=started_at,
+            duration_seconds=time.monotonic() - started,
+        )
+
+
+class MemoryHistory:
+    """An in-memory history (unit tests, benchmarks); thread-safe."""
+
+    persistent = False
+
+    def __init__(self, held: Mapping[str, Sequence[Digest]] | None = None) -> None:
+        self._held: dict[str, list[HeldDigest]] = {
+            env: [HeldDigest(d, kind="promote") for d in digests] for env, digests in (held or {}).items()
+        }
+        self.entries: list[ReleaseEntry] = []
+        self._lock = threading.Lock()
+
+    def held(self, env: str, *, limit: int = 50) -> Sequence[HeldDigest]:
+        with self._lock:
+            return list(self._held.get(env, []))[:limit]
+
+    def record(self, entry: ReleaseEntry) -> None:
+        with self._lock:
+            self.entries.append(entry)
+            current = self._held.setdefault(entry.env, [])
+            if not current or current[0].digest != entry.digest:
+                current.insert(
+                    0, HeldDigest(entry.digest, entry.finished_at, entry.actor, entry.kind, entry.outcome)
+                )
+
+
+class TagHistory:
+    """The tags alone: what an environment holds now, no past, nothing recorded.
+
+    A stand-in where the registry-backed history is not available: the canary still finds its
+    rollback target (``:canary``, else ``:production``), a manual rollback needs ``--to``, and
+    every report says that nothing was recorded.
+    """
+
+    persistent = False
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def held(self, env: str, *, limit: int = 50) -> Sequence[HeldDigest]:
+        try:
+            digest = self._store.resolve(env).digest
+        except ManifestNotFound:
+            return []
+        return [HeldDigest(digest, kind="tag")]
+
+    def record(self, entry: ReleaseEntry) -> None:
+        log.warning("no environment history configured: %s of %s not recorded", entry.kind, entry.env)
