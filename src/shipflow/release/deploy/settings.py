@@ -25,13 +25,14 @@ explicit shell: ``["sh", "-c", "deploy.sh {ref} && notify"]``.
 
 from __future__ import annotations
 
+import re
 import shlex
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from shipflow.errors import ConfigError
 
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 PLACEHOLDERS = ("image", "digest", "ref", "env", "previous")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class TargetKind(StrEnum):
@@ -158,23 +160,36 @@ def deploy_settings_from_node(
     else:
         kind = TargetKind(target_node.as_str(choices=[k.value for k in TargetKind]))
     children = node.mapping(_KEYS[kind])
-    if kind is TargetKind.TAG:
-        return TagSettings()
     env = _env_mapping(children.get("env"), environ)
-    if kind is TargetKind.COMMAND:
-        deploy_node = node.require("deploy")
-        rollback_node = node.get("rollback")
-        stop_node = node.get("stop")
-        timeout_node = node.get("timeout")
-        workdir_node = node.get("workdir")
-        return CommandSettings(
-            deploy=_template(deploy_node),
-            rollback=_template(rollback_node) if rollback_node is not None else None,
-            stop=_template(stop_node) if stop_node is not None else None,
-            timeout=timeout_node.as_duration(min=0.001, max=24 * 3600) if timeout_node is not None else 300.0,
-            env=env,
-            workdir=(base_dir / workdir_node.as_str()) if workdir_node is not None else None,
-        )
+    match kind:
+        case TargetKind.TAG:
+            return TagSettings()
+        case TargetKind.COMMAND:
+            return _command_settings(node, env, base_dir)
+        case TargetKind.LOCAL:
+            return _local_settings(node, env, base_dir, default_state_dir)
+        case _:
+            assert_never(kind)
+
+
+def _command_settings(node: Node, env: dict[str, str], base_dir: Path) -> CommandSettings:
+    rollback_node = node.get("rollback")
+    stop_node = node.get("stop")
+    timeout_node = node.get("timeout")
+    workdir_node = node.get("workdir")
+    return CommandSettings(
+        deploy=_template(node.require("deploy")),
+        rollback=_template(rollback_node) if rollback_node is not None else None,
+        stop=_template(stop_node) if stop_node is not None else None,
+        timeout=timeout_node.as_duration(min=0.001, max=24 * 3600) if timeout_node is not None else 300.0,
+        env=env,
+        workdir=(base_dir / workdir_node.as_str()) if workdir_node is not None else None,
+    )
+
+
+def _local_settings(
+    node: Node, env: dict[str, str], base_dir: Path, default_state_dir: Path | None
+) -> LocalSettings:
     state_node = node.get("state_dir")
     if state_node is not None:
         state_dir = base_dir / state_node.as_str()
@@ -182,14 +197,14 @@ def deploy_settings_from_node(
         state_dir = default_state_dir or base_dir / ".shipflow" / "local"
     port_node = node.get("port")
     start_node = node.get("start_timeout")
-    stop_timeout_node = node.get("stop_timeout")
+    stop_node = node.get("stop_timeout")
     platform_node = node.get("platform")
     return LocalSettings(
         state_dir=state_dir,
         port=port_node.as_int(min=1, max=65535) if port_node is not None else None,
         env=env,
         start_timeout=start_node.as_duration(min=0, max=3600) if start_node is not None else 10.0,
-        stop_timeout=stop_timeout_node.as_duration(min=0, max=600) if stop_timeout_node is not None else 5.0,
+        stop_timeout=stop_node.as_duration(min=0, max=600) if stop_node is not None else 5.0,
         platform=platform_node.as_str() if platform_node is not None else None,
     )
 
@@ -210,13 +225,12 @@ def _env_mapping(node: Node | None, environ: Mapping[str, str]) -> dict[str, str
         return {}
     result: dict[str, str] = {}
     for key, child in node.mapping().items():
-        if not key.replace("_", "a").isalnum() or key[0].isdigit():
+        if not _ENV_NAME.match(key):
             raise child.error(f"{key!r} is not an environment variable name", allowed="letters, digits, '_'")
-        result[key] = (
-            str(child.value)
-            if child.kind == "scalar"
+        number = (
+            child.kind == "scalar"
             and isinstance(child.value, int | float)
             and not isinstance(child.value, bool)
-            else child.expand_env(environ)
         )
+        result[key] = str(child.value) if number else child.expand_env(environ)
     return result
