@@ -24,6 +24,7 @@ pytest_plugins = [
     "fixtures.images",
     "fixtures.faults",
     "fixtures.tokenserver",
+    "fixtures.canary_services",
 ]
 
 TIERS = ("unit", "integration", "interop", "e2e", "reliability")
