@@ -581,18 +581,18 @@ def rollback(
                     report, deps, RunVerdict.PASSED, f":{request.env} already names {to}; nothing to do", t0
                 )
             if to not in held:
-                listing = ", ".join(d.short for d in held[:10]) or "none known"
-                hint = (
-                    ""
-                    if getattr(deps.history, "persistent", True)
-                    else " (no history configured: only the current digest is known)"
-                )
-                return _finish(
-                    report,
-                    deps,
-                    RunVerdict.REFUSED,
-                    f"{to} is not a digest {request.env} held before; it held: {listing}{hint}",
-                    t0,
+                if getattr(deps.history, "knows_past", True):
+                    listing = ", ".join(d.short for d in held[:10]) or "none known"
+                    return _finish(
+                        report,
+                        deps,
+                        RunVerdict.REFUSED,
+                        f"{to} is not a digest {request.env} held before; it held: {listing}",
+                        t0,
+                    )
+                report.notes.append(
+                    f"no history configured: whether {request.env} held {to.short} before cannot be checked "
+                    "(its signature still is)"
                 )
         else:
             candidates = [d for d in held if d != current]
@@ -604,7 +604,7 @@ def rollback(
                     f"{request.env} has no previous digest to roll back to"
                     + (
                         ""
-                        if getattr(deps.history, "persistent", True)
+                        if getattr(deps.history, "knows_past", True)
                         else " (no history configured: give --to DIGEST)"
                     ),
                     t0,

@@ -18,6 +18,9 @@ What an implementation must provide:
   does not; an InfrastructureError when it cannot tell.
 * :class:`PromotionCheck` — ``verify_promoted(digest, env)``: Evidence when ``digest`` carries
   a verified promotion record into ``env``; CheckFailed when not.
+* Two optional attributes say what a history is: ``persistent`` (False: records do not
+  outlive the process, and reports say so) and ``knows_past`` (False: ``held`` knows only the
+  present, so ``rollback --to`` cannot check the digest was held before). Both default to True.
 * :class:`Notifier` — ``notify(report)`` returns at once (delivery happens in the background);
   ``wait(timeout)`` lets the CLI give it a bounded moment before the process exits.
 """
@@ -187,9 +190,11 @@ class KeySignatureCheck:
 
 
 class MemoryHistory:
-    """An in-memory history (unit tests, benchmarks); thread-safe."""
+    """An in-memory history (unit tests, benchmarks); thread-safe. It knows the past it was
+    given, but nothing it records outlives the process."""
 
     persistent = False
+    knows_past = True
 
     def __init__(self, held: Mapping[str, Sequence[Digest]] | None = None) -> None:
         self._held: dict[str, list[HeldDigest]] = {
@@ -221,6 +226,7 @@ class TagHistory:
     """
 
     persistent = False
+    knows_past = False
 
     def __init__(self, store: Store) -> None:
         self._store = store
