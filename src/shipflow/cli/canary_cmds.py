@@ -310,7 +310,7 @@ def _collaborators(
         notifier=notifier,
         events=bus,
         stop=stop,
-        sleep=lambda seconds: stop.wait(seconds),
+        wait=stop.wait,
     )
 
 

@@ -52,9 +52,9 @@ class Env:
     def settings(self, **kw: Any) -> CanarySettings:
         base: dict[str, Any] = {
             "health_url": self.url,
-            "interval": 0.2,
+            "interval": 0.25,
             "duration": 2.0,
-            "timeout": 0.15,
+            "timeout": 0.2,
             "failure_threshold": 3,
             "recovery_timeout": 10.0,
             "deploy": self.target.settings,
@@ -123,7 +123,7 @@ def test_failing_canary_rolls_back_after_exactly_three_failures(env: Env) -> Non
     assert env.answer() == {"status": "ok", "version": "1.0.0"}
     assert env.target.current("canary").digest == env.repo.digests["previous"]
     assert report.timings["rollback"] is not None and report.timings["rollback"] < 10.0
-    assert report.timings["first_failure_to_recovered"] <= 3 * 0.2 + 10.0  # generous bound on a busy machine
+    assert report.timings["first_failure_to_recovered"] <= 3 * 0.25 + 10.0  # generous bound on a busy machine
     assert [e.outcome for e in env.history.entries] == ["rolled-back"]
 
 
@@ -252,7 +252,7 @@ def test_interrupt_mid_watch_rolls_back(env: Env) -> None:
     timer.start()
     try:
         report = env.run(
-            "healthy", env.settings(duration=30.0, interval=0.25, timeout=0.2), stop=stop, sleep=stop.wait
+            "healthy", env.settings(duration=30.0, interval=0.25, timeout=0.2), stop=stop, wait=stop.wait
         )
     finally:
         timer.cancel()

@@ -90,6 +90,9 @@ class Collaborators:
     events: EventSink = field(default_factory=NullSink)
     clock: Clock = time.monotonic
     sleep: Sleep = time.sleep
+    # The watch's waits, which a stop (SIGINT/SIGTERM) must cut short, e.g. ``stop_event.wait``;
+    # None: ``sleep`` (then the stop flag is seen after each wait). Rollback waits use ``sleep``.
+    wait: Sleep | None = None
     stop: StopFlag = field(default_factory=_never)
     probe_factory: Callable[[CanarySettings], HealthProbe] = default_probe
     version_of: Callable[[Digest], str | None] | None = None  # default: the image's version label
@@ -318,6 +321,8 @@ def run_canary(request: CanaryRequest, settings: CanarySettings, deps: Collabora
     if deps.stop.is_set():
         return _finish(report, deps, RunVerdict.REFUSED, "interrupted before anything changed", t0)
 
+    probe = deps.probe_factory(settings)  # made before the deploy: it loads its HTTP stack now
+
     # 2. Tag, then deploy.
     try:
         deps.store.tag(digest, request.env)
@@ -345,14 +350,13 @@ def run_canary(request: CanaryRequest, settings: CanarySettings, deps: Collabora
 
     # 3. Watch.
     version = _version_expectation(settings, report.expected_version, digest, report.previous_version)
-    probe = deps.probe_factory(settings)
     deployed_at = clock()
     result = watch(
         probe=probe,
         settings=settings,
         version=version,
         clock=clock,
-        sleep=deps.sleep,
+        sleep=deps.wait or deps.sleep,
         stop=deps.stop,
         events=events,
         deployed_at=deployed_at,
@@ -541,10 +545,8 @@ def _confirm_recovery(
                 f"{settings.recovery_timeout:g}s (last: {reason})"
             )
             return False
-        if deps.stop.is_set():
-            report.notes.append("interrupted while waiting for the previous version: recovery not confirmed")
-            report.reason = "interrupted before the previous version was confirmed healthy"
-            return False
+        # No stop check here: a signal is what started many rollbacks, and this wait is what
+        # proves the rollback worked; it is bounded by recovery_timeout.
         deps.sleep(min(poll, max(0.0, deadline - clock())))
 
 

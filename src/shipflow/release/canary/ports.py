@@ -239,4 +239,4 @@ class TagHistory:
         return [HeldDigest(digest, kind="tag")]
 
     def record(self, entry: ReleaseEntry) -> None:
-        log.warning("no environment history configured: %s of %s not recorded", entry.kind, entry.env)
+        log.warning("no environment history configured: the %s on %s is not recorded", entry.kind, entry.env)

@@ -21,9 +21,9 @@ MAX_ROWS = 200  # checks shown in the table and the chart (the latest ones)
 _MARK = {CheckStatus.PASS: "✅", CheckStatus.FAIL: "❌", CheckStatus.ERROR: "⛔", CheckStatus.PENDING: "⏳"}
 
 
-def _cell(text: object) -> str:
+def _cell(text: object, limit: int = 160) -> str:
     value = html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "'")
-    return value if len(value) <= 160 else value[:157] + "…"
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _chart(checks: list[Check], heading: str) -> list[str]:
@@ -65,7 +65,7 @@ def render_summary(report: ReleaseReport) -> str:
     lines = [f"## {_cell(title(report))}", "", f"**{_cell(report.reason)}**", ""]
     lines += ["| | |", "|---|---|"]
     for label, value in facts(report):
-        shown = f"`{value}`" if value.startswith("sha256:") else _cell(value)
+        shown = f"`{value}`" if value.startswith("sha256:") else _cell(value, limit=600)
         lines.append(f"| {label} | {shown} |")
     if report.expected_version or report.previous_version:
         lines.append(

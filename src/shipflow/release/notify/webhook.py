@@ -13,7 +13,6 @@ registered for redaction when read, and logs and events name only its scheme and
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -82,6 +81,8 @@ class WebhookNotifier:
     def _deliver(self, body: bytes) -> None:
         started = time.monotonic()
         try:
+            import asyncio
+
             delivery = asyncio.run(self._post(body, started))
         except Exception as exc:  # never let a thread die with a traceback that may hold the URL
             delivery = Delivery(
@@ -107,6 +108,8 @@ class WebhookNotifier:
             )
 
     async def _post(self, body: bytes, started: float) -> Delivery:
+        import asyncio
+
         import httpx
 
         attempts = 0

@@ -285,3 +285,21 @@ def test_manual_rollback_never_deploys_an_unsigned_digest() -> None:
     report = rollback(RollbackRequest("reg/app", "canary"), w.deps())
     assert report.verdict is RunVerdict.REFUSED and "did not verify" in report.reason
     assert w.store.tags["canary"] == P and w.target.calls == []
+
+
+def test_after_an_interrupt_the_rollback_still_waits_for_the_previous_version() -> None:
+    """The CLI's waits return at once once SIGINT/SIGTERM set the stop flag; the rollback's
+    recovery wait must still pace itself and wait for the previous version to come up."""
+    w = World()
+    w.service.add(D, healthy("2.0.0"))
+    slow_start = healthy("1.0.0")
+    w.service.add(P, lambda t: refused()(t) if t < 2.0 else slow_start(t))
+    w.clock.on_sleep = lambda now: w.stop.set() if w.service.probes >= 3 else None
+    deps = w.deps()
+    interruptible = lambda seconds: None if w.stop.is_set() else w.clock.sleep(seconds)  # noqa: E731
+    from dataclasses import replace
+
+    report = run_canary(CanaryRequest("reg/app", D), settings(), replace(deps, wait=interruptible))
+    assert report.verdict is RunVerdict.ROLLED_BACK, report.reason
+    assert report.recovery[-1].status.value == "pass"
+    assert 5 <= len(report.recovery) <= 12  # paced at 0.25 s over about 2 s, not a busy loop
