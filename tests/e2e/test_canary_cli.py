@@ -115,9 +115,15 @@ def test_healthy_canary_exits_0_with_json_summary_and_outputs(project: Project) 
     )
 
 
-def test_failing_canary_exits_1_and_the_previous_version_serves(project: Project) -> None:
+def test_failing_canary_exits_1_and_the_previous_version_serves(
+    project: Project, webhook_receiver: Any
+) -> None:
     project.write_config(duration="10s")
-    result = project.run("canary", "--digest", str(project.repo.digests["fail-after"]))
+    receiver = webhook_receiver("ok")
+    token = "sentinel-webhook-token-42"
+    result = project.run(
+        "-vv", "canary", "--digest", str(project.repo.digests["fail-after"]), ROLLBACK_WEBHOOK=receiver.url()
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith("⏪ rolled back: tripped: 3 consecutive failed checks")
     assert "detection:" in result.stdout and "rollback:" in result.stdout
@@ -128,6 +134,12 @@ def test_failing_canary_exits_1_and_the_previous_version_serves(project: Project
     assert "Trip rule:** consecutive" in summary and "❌ fail" in summary
     outputs = dict(line.split("=", 1) for line in project.outputs.read_text().splitlines())
     assert outputs["rolled_back"] == "true" and outputs["deployed"] == previous
+    # ROLLBACK_WEBHOOK got the JSON payload; its token is in no output, not even at -vv.
+    assert len(receiver.received) == 1 and receiver.received[0].json()["verdict"] == "rolled-back"
+    assert receiver.received[0].path.endswith(token)
+    assert "webhook" in result.stderr.lower()
+    for text in (result.stdout, result.stderr, summary, project.outputs.read_text()):
+        assert token not in text
 
 
 def test_sigterm_mid_watch_rolls_back_and_states_what_is_deployed(project: Project) -> None:

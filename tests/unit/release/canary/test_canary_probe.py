@@ -28,7 +28,11 @@ def answer(status: int = 200, body: object = None, *, truncated: bool = False) -
 def test_default_expectation_is_any_2xx() -> None:
     assert classify(answer(204), Expectation(), None, 0).status is CheckStatus.PASS
     verdict = classify(answer(503), Expectation(), None, 0)
-    assert (verdict.status, verdict.kind, verdict.reason) == (CheckStatus.FAIL, "status", "status 503, expected 2xx")
+    assert (verdict.status, verdict.kind, verdict.reason) == (
+        CheckStatus.FAIL,
+        "status",
+        "status 503, expected 2xx",
+    )
     assert classify(answer(301), Expectation(), None, 0).status is CheckStatus.FAIL
 
 

@@ -30,7 +30,9 @@ canary:
 """
 
 
-def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None, flags: CanaryFlags | None = None) -> CanarySettings:
+def load(
+    tmp_path: Path, text: str, environ: dict[str, str] | None = None, flags: CanaryFlags | None = None
+) -> CanarySettings:
     path = tmp_path / "shipflow.yaml"
     path.write_text(text)
     root = load_yaml(path)
@@ -38,14 +40,19 @@ def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None, flags
 
 
 def test_the_issue_example_parses(tmp_path: Path) -> None:
-    environ = {"CANARY_DEPLOY_URL": "https://canary.example.com", "ROLLBACK_WEBHOOK": "https://hooks.slack.com/services/T0/B0/sentinel-token-1234"}
+    environ = {
+        "CANARY_DEPLOY_URL": "https://canary.example.com",
+        "ROLLBACK_WEBHOOK": "https://hooks.slack.com/services/T0/B0/sentinel-token-1234",
+    }
     s = load(tmp_path, FULL, environ)
     assert s.health_url == "https://canary.example.com/api/health"
     assert (s.interval, s.duration, s.timeout, s.failure_threshold) == (10.0, 600.0, 5.0, 3)
     assert s.flap == FlapRule(4, 10)
     assert s.expect.statuses == frozenset({200})
     assert s.expect.json == (("status", "ok"), ("checks.db", "up"))
-    assert s.version is not None and s.version.json_field == "build.version" and s.version.ready_within == 60.0
+    assert (
+        s.version is not None and s.version.json_field == "build.version" and s.version.ready_within == 60.0
+    )
     assert isinstance(s.deploy, CommandSettings) and s.deploy.timeout == 300.0
     assert s.deploy.deploy.argv == ("fly", "deploy", "--image", "{ref}")
     assert s.notify.format is WebhookFormat.SLACK
@@ -98,18 +105,36 @@ def test_timeout_must_be_shorter_than_the_interval_naming_where_each_came_from(t
     ("snippet", "expected"),
     [
         ("  interval: soon\n", "shipflow.yaml:3: canary.interval: 'soon' is not a duration"),
-        ("  failure_threshold: 0\n", "shipflow.yaml:3: canary.failure_threshold: must be an integer between 1 and 1000"),
-        ("  flap: {failures: 11, window: 10}\n", "shipflow.yaml:3: canary.flap.failures: must not exceed flap.window (10)"),
+        (
+            "  failure_threshold: 0\n",
+            "shipflow.yaml:3: canary.failure_threshold: must be an integer between 1 and 1000",
+        ),
+        (
+            "  flap: {failures: 11, window: 10}\n",
+            "shipflow.yaml:3: canary.flap.failures: must not exceed flap.window (10)",
+        ),
         ("  flap: {failures: 3}\n", "shipflow.yaml:3: canary.flap: needs both failures and window"),
         ("  intervall: 10s\n", "shipflow.yaml:3: canary.intervall: unknown key 'intervall'"),
-        ("  expect: {status: [200, 999]}\n", "canary.expect.status[1]: must be an integer between 100 and 599"),
-        ("  deploy: {target: ssh}\n", "canary.deploy.target: 'ssh' is not allowed (allowed: tag, command, local)"),
-        ("  deploy: {target: command, deploy: 'x {digst}'}\n", "canary.deploy.deploy: unknown placeholder {digst}"),
+        (
+            "  expect: {status: [200, 999]}\n",
+            "canary.expect.status[1]: must be an integer between 100 and 599",
+        ),
+        (
+            "  deploy: {target: ssh}\n",
+            "canary.deploy.target: 'ssh' is not allowed (allowed: tag, command, local)",
+        ),
+        (
+            "  deploy: {target: command, deploy: 'x {digst}'}\n",
+            "canary.deploy.deploy: unknown placeholder {digst}",
+        ),
         ("  deploy: {target: tag, port: 80}\n", "canary.deploy.port: unknown key 'port'"),
         ("  notify: {webhook: 'ftp://x', format: slack}\n", "canary.notify.webhook: is not an http(s) URL"),
         ("  notify: {format: discord}\n", "canary.notify.format: 'discord' is not allowed"),
         ("  version: {ready_within: 10s}\n", "canary.version: json_field is required"),
-        ("  version: {json_field: v, ready_within: 20m}\n", "version.ready_within (1200s) must be shorter than the duration"),
+        (
+            "  version: {json_field: v, ready_within: 20m}\n",
+            "version.ready_within (1200s) must be shorter than the duration",
+        ),
     ],
 )
 def test_precise_errors(tmp_path: Path, snippet: str, expected: str) -> None:
@@ -124,16 +149,25 @@ def test_bad_values_from_flags_and_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^--interval: 'often' is not a duration"):
         load(tmp_path, "canary: {health_url: 'http://x.test/h'}\n", {}, CanaryFlags(interval="often"))
     with pytest.raises(ConfigError, match=r"^\$SHIPFLOW_CANARY_FAILURE_THRESHOLD: 'three' is not an integer"):
-        load(tmp_path, "canary: {health_url: 'http://x.test/h'}\n", {"SHIPFLOW_CANARY_FAILURE_THRESHOLD": "three"})
+        load(
+            tmp_path,
+            "canary: {health_url: 'http://x.test/h'}\n",
+            {"SHIPFLOW_CANARY_FAILURE_THRESHOLD": "three"},
+        )
     with pytest.raises(ConfigError, match="no health URL"):
         load(tmp_path, "canary: {}\n")
     with pytest.raises(ConfigError, match="is not an http"):
         load(tmp_path, "canary: {health_url: 'file:///etc/passwd'}\n")
 
 
-def test_health_url_credentials_and_header_secrets_are_registered(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_health_url_credentials_and_header_secrets_are_registered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     environ = {"HEALTH_TOKEN": "sentinel-bearer-5678"}
-    text = "canary:\n  health_url: https://user:sentinel-pass-9012@c.test/h\n  headers: {Authorization: 'Bearer ${HEALTH_TOKEN}'}\n"
+    text = (
+        "canary:\n  health_url: https://user:sentinel-pass-9012@c.test/h\n"
+        "  headers: {Authorization: 'Bearer ${HEALTH_TOKEN}'}\n"
+    )
     s = load(tmp_path, text, environ)
     assert s.headers == {"Authorization": "Bearer sentinel-bearer-5678"}
     with caplog.at_level(logging.INFO):
@@ -144,7 +178,11 @@ def test_health_url_credentials_and_header_secrets_are_registered(tmp_path: Path
 
 
 def test_rollback_webhook_without_a_notify_section(tmp_path: Path) -> None:
-    s = load(tmp_path, "canary: {health_url: 'http://x.test/h'}\n", {"ROLLBACK_WEBHOOK": "https://example.test/hook/sentinel-abc-123"})
+    s = load(
+        tmp_path,
+        "canary: {health_url: 'http://x.test/h'}\n",
+        {"ROLLBACK_WEBHOOK": "https://example.test/hook/sentinel-abc-123"},
+    )
     assert s.notify.webhook == "https://example.test/hook/sentinel-abc-123"
     assert s.notify.format is WebhookFormat.JSON
     assert "sentinel-abc-123" not in redact("https://example.test/hook/sentinel-abc-123")

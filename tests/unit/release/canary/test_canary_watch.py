@@ -40,10 +40,22 @@ def settings(**kw: object) -> CanarySettings:
     return CanarySettings(**base)  # type: ignore[arg-type]
 
 
-def run(clock: FakeClock, probe: Script, s: CanarySettings, version: VersionExpectation | None = None, stop: threading.Event | None = None):  # type: ignore[no-untyped-def]
+def run(
+    clock: FakeClock,
+    probe: Script,
+    s: CanarySettings,
+    version: VersionExpectation | None = None,
+    stop: threading.Event | None = None,
+):  # type: ignore[no-untyped-def]
     sink = RecordingSink()
     result = watch(
-        probe=probe, settings=s, version=version, clock=clock, sleep=clock.sleep, stop=stop or threading.Event(), events=sink
+        probe=probe,
+        settings=s,
+        version=version,
+        clock=clock,
+        sleep=clock.sleep,
+        stop=stop or threading.Event(),
+        events=sink,
     )
     return result, sink
 

@@ -65,15 +65,24 @@ def put(store: LayoutStore, data: bytes) -> Digest:
     return digest
 
 
-def image(store: LayoutStore, layers: list[tuple[bytes, str]], config: dict[str, object] | None = None) -> Digest:
+def image(
+    store: LayoutStore, layers: list[tuple[bytes, str]], config: dict[str, object] | None = None
+) -> Digest:
     cfg = json.dumps(
-        {"architecture": "amd64", "os": "linux", "config": config or {}, "rootfs": {"type": "layers", "diff_ids": []}}
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": config or {},
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }
     ).encode()
     manifest = {
         "schemaVersion": 2,
         "mediaType": mt.OCI_MANIFEST,
         "config": {"mediaType": mt.OCI_CONFIG, "digest": str(put(store, cfg)), "size": len(cfg)},
-        "layers": [{"mediaType": media, "digest": str(put(store, blob)), "size": len(blob)} for blob, media in layers],
+        "layers": [
+            {"mediaType": media, "digest": str(put(store, blob)), "size": len(blob)} for blob, media in layers
+        ],
     }
     return store.put_manifest(ManifestBytes.create(json.dumps(manifest).encode()))
 

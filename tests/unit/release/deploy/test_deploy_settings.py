@@ -78,7 +78,9 @@ def test_command_settings(tmp_path: Path) -> None:
         "  rollback: ./rollback.sh {previous}\n  timeout: 90s\n  workdir: ops\n"
         "  env: {FLY_APP: app-canary, REPLICAS: 2, TOKEN: '${DEPLOY_TOKEN}'}\n"
     )
-    settings = deploy_settings_from_node(_node(tmp_path, text), {"DEPLOY_TOKEN": "sentinel-deploy-4321"}, base_dir=tmp_path)
+    settings = deploy_settings_from_node(
+        _node(tmp_path, text), {"DEPLOY_TOKEN": "sentinel-deploy-4321"}, base_dir=tmp_path
+    )
     assert isinstance(settings, CommandSettings)
     assert settings.deploy.argv[-1] == "app={ref}"
     assert settings.rollback is not None and settings.rollback.argv == ("./rollback.sh", "{previous}")
@@ -90,13 +92,19 @@ def test_command_settings(tmp_path: Path) -> None:
 
 
 def test_local_and_tag_settings(tmp_path: Path) -> None:
-    local = deploy_settings_from_node(_node(tmp_path, "deploy: {target: local, port: 9000}\n"), {}, base_dir=tmp_path)
+    local = deploy_settings_from_node(
+        _node(tmp_path, "deploy: {target: local, port: 9000}\n"), {}, base_dir=tmp_path
+    )
     assert isinstance(local, LocalSettings)
     assert local.port == 9000 and local.state_dir == tmp_path / ".shipflow" / "local"
     assert isinstance(deploy_settings_from_node(None, {}, base_dir=tmp_path), TagSettings)
-    assert isinstance(deploy_settings_from_node(_node(tmp_path, "deploy: {}\n"), {}, base_dir=tmp_path), TagSettings)
+    assert isinstance(
+        deploy_settings_from_node(_node(tmp_path, "deploy: {}\n"), {}, base_dir=tmp_path), TagSettings
+    )
     with pytest.raises(ConfigError, match=r"deploy.env.1BAD: '1BAD' is not an environment variable name"):
-        deploy_settings_from_node(_node(tmp_path, "deploy: {target: local, env: {1BAD: x}}\n"), {}, base_dir=tmp_path)
+        deploy_settings_from_node(
+            _node(tmp_path, "deploy: {target: local, env: {1BAD: x}}\n"), {}, base_dir=tmp_path
+        )
     with pytest.raises(ConfigError, match=r"shipflow.yaml:1: deploy: 'deploy' is required"):
         deploy_settings_from_node(_node(tmp_path, "deploy: {target: command}\n"), {}, base_dir=tmp_path)
 

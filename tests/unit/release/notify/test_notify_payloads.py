@@ -15,18 +15,50 @@ D = digest_of("candidate")
 
 
 def check(seq: int, status: CheckStatus, latency: float, reason: str = "status 200") -> Check:
-    return Check(seq, seq * 10.0, seq * 10.0 + latency, seq * 10.0, status, "ok", reason, latency, 200, "2.0.0", "2026-12-01T00:00:00Z")
+    return Check(
+        seq,
+        seq * 10.0,
+        seq * 10.0 + latency,
+        seq * 10.0,
+        status,
+        "ok",
+        reason,
+        latency,
+        200,
+        "2.0.0",
+        "2026-12-01T00:00:00Z",
+    )
 
 
 def rolled_back_report() -> ReleaseReport:
-    report = ReleaseReport(kind="canary", env="canary", image="ghcr.io/org/app", candidate=D, actor="lead-1", started_at="2026-12-01T00:00:00Z")
+    report = ReleaseReport(
+        kind="canary",
+        env="canary",
+        image="ghcr.io/org/app",
+        candidate=D,
+        actor="lead-1",
+        started_at="2026-12-01T00:00:00Z",
+    )
     report.checks = [check(1, CheckStatus.PASS, 0.012), check(2, CheckStatus.PASS, 0.015)] + [
-        check(i, CheckStatus.FAIL, 0.02, "status is '<b>degraded</b>' | `x`, expected 'ok'") for i in (3, 4, 5)
+        check(i, CheckStatus.FAIL, 0.02, "status is '<b>degraded</b>' | `x`, expected 'ok'")
+        for i in (3, 4, 5)
     ]
-    report.trip = Trip("consecutive", "3 consecutive failed checks (failure_threshold 3)", report.checks[2], report.checks[4], (3, 4, 5))
+    report.trip = Trip(
+        "consecutive",
+        "3 consecutive failed checks (failure_threshold 3)",
+        report.checks[2],
+        report.checks[4],
+        (3, 4, 5),
+    )
     report.previous = P
     report.previous_source = ":canary before this canary"
-    report.timings = {"watch": 50.0, "detection": 20.02, "rollback": 0.41, "first_failure_to_recovered": 20.43, "total": 51.0}
+    report.timings = {
+        "watch": 50.0,
+        "detection": 20.02,
+        "rollback": 0.41,
+        "first_failure_to_recovered": 20.43,
+        "total": 51.0,
+    }
     report.state = f":canary names {P}; local target: {P} (running)"
     report.finished_at = "2026-12-01T00:01:00Z"
     report.finish(RunVerdict.ROLLED_BACK, f"tripped: 3 consecutive failed checks; rolled back to {P}")
