@@ -18,6 +18,8 @@ passed — neither a pass nor a failure).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import time
@@ -195,16 +197,22 @@ class HttpProbe:
         self.timeout = timeout
         self.headers = {"Accept": "application/json", "Accept-Encoding": "identity", "Connection": "close"}
         self.headers.update(headers or {})
-        self._ssl: Any = None
-        # Loaded now, before the canary is deployed: the first check must not pay for imports
-        # (≈ 0.2 s, more on a busy machine) inside its own deadline.
+        from shipflow.oci.registry.tls import verifying_context
+
+        # The process's shared verifying context; its CA bundle loads at the first TLS handshake.
+        self._ssl = verifying_context()
+        # Loaded now, before the canary is deployed: the first check must not pay inside its own
+        # deadline for what httpx loads lazily on its first request (≈ 0.2 s, more on a busy
+        # machine). Best effort: these are httpx's internals; if they move, only the first
+        # check gets slower.
         import asyncio  # noqa: F401
-        import ssl  # noqa: F401
 
-        import httpx  # noqa: F401
+        import httpx
 
-        if url.startswith("https:"):
-            self._verify()
+        for name in ("anyio._backends._asyncio", "httpcore._async.http11", "httpcore._backends.anyio", "h11"):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+        httpx.AsyncClient(verify=self._ssl, trust_env=False)  # builds (and discards) its transport once
 
     def _verify(self) -> Any:
         if self._ssl is None:
@@ -233,7 +241,7 @@ class HttpProbe:
             async with asyncio.timeout(self.timeout):
                 async with (
                     httpx.AsyncClient(
-                        verify=self._verify() if self.url.startswith("https:") else False,
+                        verify=self._ssl,
                         timeout=httpx.Timeout(self.timeout),
                         follow_redirects=False,
                         limits=httpx.Limits(max_keepalive_connections=0),
