@@ -24,7 +24,7 @@ import click
 
 from shipflow.cli.common import RegistryOptions, json_option, open_ref, registry_options
 from shipflow.cli.output import github_output, note, print_json, stderr, stdout, step_summary
-from shipflow.errors import ConfigError, UsageError
+from shipflow.errors import UsageError
 
 if TYPE_CHECKING:
     from shipflow.events import Event
@@ -238,13 +238,16 @@ def _deploy_settings_for(config: _Config, env: str) -> DeploySettings:
 
 
 def _settings(config: _Config, flags: Any, *, require_url: bool = True) -> CanarySettings | None:
+    """The canary settings; None when no health URL is known and none is required (any other
+    configuration error is raised)."""
     from shipflow.release.canary import CanarySettings
+    from shipflow.release.canary.settings import NoHealthUrl
 
     try:
         return CanarySettings.from_node(
             config.section("canary"), os.environ, flags=flags, base_dir=config.base_dir
         )
-    except ConfigError:
+    except NoHealthUrl:
         if require_url:
             raise
         return None

@@ -52,6 +52,7 @@ __all__ = [
     "Expectation",
     "FlapRule",
     "JsonScalar",
+    "NoHealthUrl",
     "VersionCheck",
 ]
 
@@ -73,6 +74,10 @@ _KEYS = {
     "notify",
 }
 _MAX_DURATION = 24 * 3600.0
+
+
+class NoHealthUrl(ConfigError):
+    """No health URL anywhere (flag, variable, shipflow.yaml, CANARY_DEPLOY_URL, local port)."""
 
 
 @dataclass(frozen=True)
@@ -323,7 +328,7 @@ def _build(
         url = f"http://127.0.0.1:{deploy.port}/api/health"
         sources["health_url"] = "deploy.port (local target) + /api/health"
     else:
-        raise ConfigError(
+        raise NoHealthUrl(
             "no health URL for the canary",
             hint="set canary.health_url in shipflow.yaml, pass --health-url, or set CANARY_DEPLOY_URL",
         )
