@@ -57,7 +57,15 @@ from shipflow.oci.digest import Digest
 from shipflow.oci.models import ImageConfig, ManifestBytes
 from shipflow.oci.store import Store
 
-__all__ = ["ImageRuntime", "RootfsLimits", "ensure_rootfs", "extract_layers", "image_runtime"]
+__all__ = [
+    "ImageRuntime",
+    "RootfsLimits",
+    "ensure_rootfs",
+    "extract_layers",
+    "host_platform_name",
+    "image_manifest",
+    "image_runtime",
+]
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from shipflow.events import EventSink, NullSink
@@ -141,11 +140,3 @@ class WebhookNotifier:
         except TimeoutError:
             error = f"no answer within {self.settings.timeout:g}s"
         return Delivery(False, status, attempts, time.monotonic() - started, error)
-
-
-def describe(settings: NotifySettings) -> dict[str, Any]:
-    return {
-        "webhook": None if settings.webhook is None else webhook_display(settings.webhook),
-        "format": settings.format.value,
-        "on": sorted(settings.on),
-    }
