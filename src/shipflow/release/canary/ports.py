@@ -29,15 +29,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from shipflow.errors import ManifestNotFound
-from shipflow.gate import Evidence, GateStatus
+from shipflow.gate import Evidence
 from shipflow.oci.digest import Digest
-from shipflow.timeutil import utc_timestamp
 
 if TYPE_CHECKING:
     from shipflow.oci.store import Store
@@ -158,35 +156,22 @@ class StopFlag(Protocol):
 
 
 class KeySignatureCheck:
-    """Signature verification with shipflow.signing: a valid cosign signature on the digest by
-    a key the policy trusts."""
+    """The promotion layer's signature gate (:class:`shipflow.signing.gate.SignatureGate`) as a
+    :class:`SignatureCheck`: evidence when the digest carries a valid cosign signature by a key
+    the policy trusts, GateFailed (a CheckFailed) with the evidence when it does not."""
 
     name = "signature"
 
     def __init__(self, store: Store, policy: Policy) -> None:
+        from shipflow.signing.gate import SignatureGate
+
         self._store = store
-        self._policy = policy
+        self._gate = SignatureGate(policy)
 
     def verify(self, digest: Digest) -> Evidence:
-        from shipflow.signing import verify_report
-        from shipflow.signing.verify import verification_failure
+        from shipflow.gate import GateContext
 
-        started_at = utc_timestamp()
-        started = time.monotonic()
-        report = verify_report(self._store, digest, self._policy)
-        if not report.ok:
-            raise verification_failure(report, "signature")
-        key_ids = sorted({key_id for item in report.verified for key_id in item.key_ids})
-        return Evidence(
-            gate=self.name,
-            status=GateStatus.PASSED,
-            summary=f"signed by {len(key_ids)} trusted key(s)",
-            subject=str(digest),
-            inputs={"policy": self._policy.describe(), "store": self._store.name},
-            details={"keyIds": key_ids, "signatures": len(report.verified), "rejected": len(report.rejected)},
-            started_at=started_at,
-            duration_seconds=time.monotonic() - started,
-        )
+        return self._gate.check(GateContext(self._store, digest))
 
 
 class MemoryHistory:
