@@ -36,7 +36,17 @@ class Project:
     def write_config(self, **canary: Any) -> None:
         settings = {"interval": "200ms", "duration": "2s", "timeout": "150ms", "recovery_timeout": "10s"}
         settings.update(canary)
-        lines = [f"image: {self.repo.name}", "keys:", "  trusted: [cosign.pub]", "canary:"]
+        lines = [
+            f"image: {self.repo.name}",
+            "keys:",
+            "  trusted: [cosign.pub]",
+            "roles:",
+            "  tech-lead: [lead-login-1, oncall]",
+            "environments:",
+            "  canary: {promoted_by: [tech-lead]}",
+            "  production: {from: canary, promoted_by: [tech-lead]}",
+            "canary:",
+        ]
         lines += [f"  {key}: {value}" for key, value in settings.items()]
         lines.append(f"  deploy: {{target: local, port: {self.port}, state_dir: state}}")
         (self.root / "shipflow.yaml").write_text("\n".join(lines) + "\n")
@@ -136,6 +146,17 @@ def test_failing_canary_exits_1_and_the_previous_version_serves(
     assert outputs["rolled_back"] == "true" and outputs["deployed"] == previous
     # ROLLBACK_WEBHOOK got the JSON payload; its token is in no output, not even at -vv.
     assert len(receiver.received) == 1 and receiver.received[0].json()["verdict"] == "rolled-back"
+    # The history (`shipflow history`, the promotion layer's command) has both moves of the tag.
+    listed = project.run("history", "canary", "--json")
+    assert listed.returncode == 0, listed.stderr
+    entries = json.loads(listed.stdout)["entries"]
+    candidate = str(project.repo.digests["fail-after"])
+    assert [(e["digest"], e["action"], e["outcome"]) for e in entries[:3]] == [
+        (previous, "auto-rollback", "ok"),
+        (candidate, "canary", "rolled-back"),
+        (previous, "promote", "ok"),
+    ]
+    assert entries[0]["details"]["timings"]["detection"] > 0
     assert receiver.received[0].path.endswith(token)
     assert "webhook" in result.stderr.lower()
     for text in (result.stdout, result.stderr, summary, project.outputs.read_text()):
@@ -212,28 +233,57 @@ def test_manual_rollback_from_another_process(project: Project) -> None:
     assert wall < 120  # the SLA is 10 minutes; benchmarks/canary.py measures it
 
 
-def test_rollback_refuses_an_unsigned_digest(
+def test_manual_rollback_goes_back_through_the_history(project: Project) -> None:
+    healthy = str(project.repo.digests["healthy"])
+    first = project.run("canary", "--digest", healthy, "--interval", "250ms", "--timeout", "200ms")
+    assert first.returncode == 0, first.stderr
+    result = project.run(
+        "rollback", "--env", "canary", "--json", "--actor", "oncall", "--reason", "bad deploy"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    previous = str(project.repo.digests["previous"])
+    assert report["previous"] == previous and report["previousSource"] == "canary history"
+    assert report["recorded"] is True and project.version() == "1.0.0"
+    # A digest the environment never held is refused, naming what it did hold.
+    never = str(project.repo.digests["degraded"])
+    refused = project.run("rollback", "--env", "canary", "--to", never, "--no-health-check")
+    assert refused.returncode == 1
+    assert "is not a digest canary held before" in refused.stdout
+    assert project.tag() == previous
+
+
+def test_rollback_never_deploys_an_unsigned_digest(
     canary_images: dict[str, Any], tmp_path: Path, subreaper: None
 ) -> None:
-    repo = make_canary_repo(tmp_path, canary_images, unsigned=("healthy",), tags={"canary": "previous"})
+    from shipflow.release.history import HistoryEntry, record_entry
+
+    # canary held `previous` (whose signature is gone), then `healthy`.
+    repo = make_canary_repo(tmp_path, canary_images, unsigned=("previous",), tags={"canary": "previous"})
+    repo.store.tag(repo.digests["healthy"], "canary")
+    record_entry(
+        repo.store,
+        HistoryEntry(environment="canary", digest=repo.digests["healthy"], action="promote", actor="ci"),
+    )
     made = Project(tmp_path, repo)
     made.write_config()
-    result = made.run(
-        "rollback", "--env", "canary", "--to", str(repo.digests["healthy"]), "--no-health-check"
-    )
-    assert result.returncode == 1
+    result = made.run("rollback", "--env", "canary", "--no-health-check")
+    assert result.returncode == 1, result.stdout + result.stderr
     assert "did not verify" in result.stdout
-    assert made.tag() == str(repo.digests["previous"])
+    assert made.tag() == str(repo.digests["healthy"])
 
 
 def test_configuration_errors_exit_2_with_file_and_line(project: Project) -> None:
-    head = f"image: {project.repo.name}\nkeys: {{trusted: [cosign.pub]}}\n"
+    head = (
+        f"image: {project.repo.name}\nkeys: {{trusted: [cosign.pub]}}\nroles: {{lead: [x]}}\n"
+        "environments: {canary: {promoted_by: [lead]}}\n"
+    )
     (project.root / "shipflow.yaml").write_text(
         head + "canary:\n  interval: 1s\n  timeout: 2s\n  health_url: http://x.test/h\n"
     )
     result = project.run("canary", "--digest", str(project.repo.digests["healthy"]))
     assert result.returncode == 2
     assert (
-        "shipflow.yaml:5: canary.timeout: the check timeout (2s) must be shorter than the interval"
+        "shipflow.yaml:7: canary.timeout: the check timeout (2s) must be shorter than the interval"
         in result.stderr
     )

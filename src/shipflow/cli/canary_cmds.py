@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from shipflow.oci.reference import Reference
     from shipflow.oci.store import Store
     from shipflow.release.canary import CanarySettings, ReleaseReport
+    from shipflow.release.config import PipelineConfig
     from shipflow.release.deploy import DeploySettings
     from shipflow.release.yamlconf import Node
 
@@ -43,12 +44,13 @@ NOTIFY_GRACE = 15.0  # at most this long for webhooks in flight before the proce
 
 @dataclass
 class _Config:
-    root: Node | None
+    """The validated shipflow.yaml (the promotion layer's loader), or nothing (flags only)."""
+
+    pipeline: PipelineConfig | None
     base_dir: Path
-    path: Path | None
 
     def section(self, *keys: str) -> Node | None:
-        node = self.root
+        node = self.pipeline.node if self.pipeline is not None else None
         for key in keys:
             if node is None or node.kind != "mapping":
                 return None
@@ -57,42 +59,42 @@ class _Config:
 
 
 def _load_config(path: Path | None) -> _Config:
-    """shipflow.yaml from ``--config`` or the working directory (absent: flags only)."""
-    from shipflow.release.yamlconf import load_yaml
+    """shipflow.yaml from ``--config``, ``$SHIPFLOW_CONFIG`` or the working directory, validated
+    as every pipeline command validates it; without one, everything comes from flags."""
+    from shipflow.release.config import ENV_CONFIG, find_config, load_config
 
-    if path is None:
-        candidate = Path.cwd() / CONFIG_NAME
-        if not candidate.is_file():
-            return _Config(None, Path.cwd(), None)
-        path = candidate
-    root = load_yaml(path)
-    if root.kind != "mapping":
-        raise root.error("must be a mapping of settings")
-    return _Config(root, path.resolve().parent, path)
+    if path is None and not os.environ.get(ENV_CONFIG) and not (Path.cwd() / CONFIG_NAME).is_file():
+        return _Config(None, Path.cwd())
+    pipeline = load_config(find_config(path))
+    return _Config(pipeline, pipeline.root)
 
 
 def _image(config: _Config, flag: str | None) -> str:
     if flag:
         return flag
-    node = config.section("image")
-    if node is not None:
-        return node.as_str()
+    if config.pipeline is not None:
+        return config.pipeline.image
     raise UsageError(
-        "which image? no --image and no `image:` in shipflow.yaml",
-        hint="pass --image ghcr.io/org/app (or oci:./store), or add `image:` to shipflow.yaml",
+        "which image? no --image and no shipflow.yaml",
+        hint="pass --image ghcr.io/org/app (or oci:./store), or run where shipflow.yaml is",
     )
 
 
 def _key_paths(config: _Config, flags: tuple[Path, ...]) -> list[Path]:
     if flags:
         return list(flags)
-    node = config.section("keys", "trusted")
-    if node is None:
-        raise UsageError(
-            "no trusted keys: a canary never deploys an image whose signature it cannot check",
-            hint="pass --key cosign.pub or list them under keys.trusted in shipflow.yaml",
-        )
-    return [config.base_dir / item.as_str() for item in node.as_list()]
+    if config.pipeline is not None:
+        return list(config.pipeline.trusted_keys)
+    raise UsageError(
+        "no trusted keys: a canary never deploys an image whose signature it cannot check",
+        hint="pass --key cosign.pub or list them under keys.trusted in shipflow.yaml",
+    )
+
+
+def _record_key_paths(config: _Config, trusted: list[Path]) -> list[Path]:
+    if config.pipeline is not None:
+        return list(config.pipeline.record_keys)
+    return trusted
 
 
 def _open_image(image: str, registry: RegistryOptions) -> tuple[Reference, Store]:
@@ -106,7 +108,13 @@ def _open_image(image: str, registry: RegistryOptions) -> tuple[Reference, Store
 
 
 def _actor(flag: str | None) -> str:
-    return flag or os.environ.get("GITHUB_ACTOR") or os.environ.get("USER") or "unknown"
+    """``--actor``, else ``$GITHUB_ACTOR`` (in Actions a different ``--actor`` is refused, as for
+    promotions), else the local user."""
+    if flag or os.environ.get("GITHUB_ACTOR"):
+        from shipflow.release.promote import resolve_actor
+
+        return resolve_actor(flag)
+    return os.environ.get("USER") or "unknown"
 
 
 # -- live progress --------------------------------------------------------------------------------
@@ -298,22 +306,35 @@ def _common_options(func: Any) -> Any:
     return func
 
 
+def _wait(stop: threading.Event, seconds: float) -> None:
+    """The watch's wait between checks: returns early when SIGINT/SIGTERM set ``stop``."""
+    stop.wait(seconds)
+
+
 def _collaborators(
-    store: Store, settings_deploy: DeploySettings, key_paths: list[Path], bus: Any, stop: Any, notifier: Any
+    store: Store,
+    settings_deploy: DeploySettings,
+    key_paths: list[Path],
+    record_keys: list[Path],
+    bus: Any,
+    stop: threading.Event,
+    notifier: Any,
 ) -> Any:
-    from shipflow.release.canary import Collaborators, KeySignatureCheck, TagHistory
+    from shipflow.release.canary import Collaborators, KeySignatureCheck
+    from shipflow.release.canary.pipeline import LedgerHistory, RecordPromotionCheck
     from shipflow.release.deploy import make_target
     from shipflow.signing.policy import trusted_keys_from_paths
 
     return Collaborators(
         store=store,
         target=make_target(settings_deploy, store=store),
-        history=TagHistory(store),
+        history=LedgerHistory(store),
         signatures=KeySignatureCheck(store, trusted_keys_from_paths(key_paths)),
+        promotion=RecordPromotionCheck(store, trusted_keys_from_paths(record_keys)),
         notifier=notifier,
         events=bus,
         stop=stop,
-        wait=stop.wait,
+        wait=lambda seconds: _wait(stop, seconds),
     )
 
 
@@ -394,7 +415,9 @@ def canary_cmd(
     notifier = WebhookNotifier(settings.notify, events=bus) if settings.notify.webhook else None
     with _stop_on_signals() as stop, Progress(live=True) as progress:
         bus.subscribe(progress.on_event)
-        deps = _collaborators(store, settings.deploy, key_paths, bus, stop, notifier)
+        deps = _collaborators(
+            store, settings.deploy, key_paths, _record_key_paths(config, key_paths), bus, stop, notifier
+        )
         request = CanaryRequest(
             image=ref.name,
             digest=Digest.parse(digest),
@@ -458,7 +481,15 @@ def rollback_cmd(
     )
     with _stop_on_signals() as stop, Progress(live=True) as progress:
         bus.subscribe(progress.on_event)
-        deps = _collaborators(store, _deploy_settings_for(config, env), key_paths, bus, stop, notifier)
+        deps = _collaborators(
+            store,
+            _deploy_settings_for(config, env),
+            key_paths,
+            _record_key_paths(config, key_paths),
+            bus,
+            stop,
+            notifier,
+        )
         request = RollbackRequest(
             image=ref.name,
             env=env,
