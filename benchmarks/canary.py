@@ -78,6 +78,7 @@ from shipflow.release.canary import (  # noqa: E402
 from shipflow.release.deploy import DeployRequest, LocalSettings, TagSettings  # noqa: E402
 from shipflow.release.deploy.local import LocalTarget  # noqa: E402
 from shipflow.release.deploy.tag import TagTarget  # noqa: E402
+from shipflow.release.history import HistoryEntry, record_entry  # noqa: E402
 
 THRESHOLD = 3
 
@@ -257,6 +258,14 @@ def manual_rollback(repo: Any, work: Path, runs: int) -> list[dict[str, Any]]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     shipflow = [sys.executable, "-m", "shipflow.cli.main"]
     previous, other = str(repo.digests["previous"]), str(repo.digests["healthy"])
+    # Both digests were held by both environments before (as after earlier releases), so either
+    # is a valid `--to`; each rollback below adds its own history entry.
+    for env_name in ("canary", "production"):
+        for name in ("healthy", "previous"):
+            record_entry(
+                repo.store,
+                HistoryEntry(environment=env_name, digest=repo.digests[name], action="promote", actor="ci"),
+            )
     rows = []
     try:
         # Warm: both root filesystems extracted, the previous version running.

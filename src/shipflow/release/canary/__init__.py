@@ -36,7 +36,6 @@ from shipflow.release.canary.ports import (
     ReleaseEntry,
     SignatureCheck,
     StopFlag,
-    TagHistory,
 )
 from shipflow.release.canary.probe import CheckStatus, HealthProbe, HttpProbe, Observation, classify
 from shipflow.release.canary.report import ReleaseReport, RunVerdict
@@ -67,7 +66,6 @@ __all__ = [
     "RunVerdict",
     "SignatureCheck",
     "StopFlag",
-    "TagHistory",
     "Trip",
     "TripRule",
     "VersionCheck",

@@ -1,9 +1,9 @@
 """What the canary controller needs from the rest of the pipeline, as small protocols.
 
 The controller is written against these, not against the promotion layer's classes, so it
-runs the same over the registry-backed history of ``shipflow.release`` (the integrator's),
-over :class:`MemoryHistory` in unit tests and benchmarks, and over :class:`TagHistory` (the
-tags alone) where no history is available.
+runs the same over the registry-backed history of the promotion layer
+(:mod:`shipflow.release.canary.pipeline`) and over :class:`MemoryHistory` in unit tests and
+benchmarks.
 
 What an implementation must provide:
 
@@ -33,7 +33,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from shipflow.errors import ManifestNotFound
 from shipflow.gate import Evidence
 from shipflow.oci.digest import Digest
 
@@ -51,7 +50,6 @@ __all__ = [
     "ReleaseEntry",
     "SignatureCheck",
     "StopFlag",
-    "TagHistory",
 ]
 
 log = logging.getLogger(__name__)
@@ -200,28 +198,3 @@ class MemoryHistory:
                 current.insert(
                     0, HeldDigest(entry.digest, entry.finished_at, entry.actor, entry.kind, entry.outcome)
                 )
-
-
-class TagHistory:
-    """The tags alone: what an environment holds now, no past, nothing recorded.
-
-    A stand-in where the registry-backed history is not available: the canary still finds its
-    rollback target (``:canary``, else ``:production``), a manual rollback needs ``--to``, and
-    every report says that nothing was recorded.
-    """
-
-    persistent = False
-    knows_past = False
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def held(self, env: str, *, limit: int = 50) -> Sequence[HeldDigest]:
-        try:
-            digest = self._store.resolve(env).digest
-        except ManifestNotFound:
-            return []
-        return [HeldDigest(digest, kind="tag")]
-
-    def record(self, entry: ReleaseEntry) -> None:
-        log.warning("no environment history configured: the %s on %s is not recorded", entry.kind, entry.env)
