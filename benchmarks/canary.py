@@ -244,7 +244,9 @@ def manual_rollback(repo: Any, work: Path, runs: int) -> list[dict[str, Any]]:
     (project / "cosign.pub").write_bytes(repo.pub.read_bytes())
     port = free_port()
     (project / "shipflow.yaml").write_text(
-        f"image: {repo.name}\nkeys: {{trusted: [cosign.pub]}}\n"
+        f"image: {repo.name}\nkeys: {{trusted: [cosign.pub]}}\nroles: {{oncall: [bench]}}\n"
+        "environments:\n  canary: {promoted_by: [oncall]}\n"
+        "  production: {from: canary, promoted_by: [oncall]}\n"
         "canary:\n  interval: 200ms\n  timeout: 150ms\n  recovery_timeout: 30s\n"
         f"  deploy: {{target: local, port: {port}, state_dir: state}}\n"
     )
