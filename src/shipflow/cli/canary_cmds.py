@@ -363,7 +363,8 @@ def _finish(report: ReleaseReport, as_json: bool, notifier: Any) -> None:
 )
 @click.option(
     "--promoted-from",
-    help="Demand a verified promotion record of DIGEST into this environment (e.g. staging).",
+    help="Demand a verified promotion record of DIGEST into this environment, e.g. staging "
+    "(default: canary.promoted_from).",
 )
 @_common_options
 @_watch_flags
@@ -424,7 +425,7 @@ def canary_cmd(
             env=env,
             fallback_env=fallback_env,
             actor=_actor(actor),
-            promoted_from=promoted_from,
+            promoted_from=promoted_from or settings.promoted_from,
             expected_version=expect_version,
         )
         report = run_canary(request, settings, deps)

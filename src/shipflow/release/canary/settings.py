@@ -13,6 +13,7 @@
       version: {json_field: version, ready_within: 60s}  # optional: the canary must report D
       headers: {Authorization: "Bearer ${HEALTH_TOKEN}"} # optional, sent with every check
       recovery_timeout: 60s            # how long the previous version may take to answer again
+      promoted_from: staging           # optional: D must carry a verified promotion record into it
       deploy: {target: local, port: 8080}
       notify: {webhook: "${ROLLBACK_WEBHOOK}", format: slack}
 
@@ -70,6 +71,7 @@ _KEYS = {
     "version",
     "headers",
     "recovery_timeout",
+    "promoted_from",
     "deploy",
     "notify",
 }
@@ -138,6 +140,7 @@ class CanarySettings:
     version: VersionCheck | None = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     recovery_timeout: float = 60.0
+    promoted_from: str | None = None  # demand a verified promotion record into this environment
     deploy: DeploySettings = field(default_factory=TagSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)  # setting -> where it came from
@@ -200,6 +203,7 @@ class CanarySettings:
             if self.version is None
             else {"jsonField": self.version.json_field, "readyWithin": self.version.ready_within},
             "recoveryTimeout": self.recovery_timeout,
+            "promotedFrom": self.promoted_from,
             "deployTarget": self.deploy.kind.value,
             "sources": dict(self.sources),
         }
@@ -339,7 +343,11 @@ def _build(
     version = None
     headers: dict[str, str] = {}
     recovery = 60.0
+    promoted_from = None
     if node is not None:
+        promoted_node = node.get("promoted_from")
+        if promoted_node is not None:
+            promoted_from = promoted_node.as_str()
         flap = _flap(node.get("flap"))
         expect = _expect(node.get("expect"))
         version = _version(node.get("version"))
@@ -363,6 +371,7 @@ def _build(
         version=version,
         headers=headers,
         recovery_timeout=recovery,
+        promoted_from=promoted_from,
         deploy=deploy,
         notify=notify,
         sources=sources,

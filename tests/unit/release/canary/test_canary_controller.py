@@ -303,3 +303,36 @@ def test_after_an_interrupt_the_rollback_still_waits_for_the_previous_version() 
     assert report.verdict is RunVerdict.ROLLED_BACK, report.reason
     assert report.recovery[-1].status.value == "pass"
     assert 5 <= len(report.recovery) <= 12  # paced at 0.25 s over about 2 s, not a busy loop
+
+
+class FakePromotion:
+    def __init__(self, promoted: set[object]) -> None:
+        self.promoted = promoted
+        self.calls: list[tuple[object, str]] = []
+
+    def verify_promoted(self, digest: object, env: str) -> object:
+        from shipflow.errors import VerificationError
+        from shipflow.gate import Evidence, GateStatus
+
+        self.calls.append((digest, env))
+        if digest not in self.promoted:
+            raise VerificationError(f"{digest} has no verified promotion record into {env}")
+        return Evidence("promotion-record", GateStatus.PASSED, "promoted", subject=str(digest))
+
+
+def test_a_canary_without_a_promotion_record_into_staging_is_refused() -> None:
+    from dataclasses import replace
+
+    w = World()
+    w.service.add(D, healthy("2.0.0"))
+    promotion = FakePromotion(set())
+    deps = replace(w.deps(), promotion=promotion)
+    report = run_canary(CanaryRequest("reg/app", D, promoted_from="staging"), settings(), deps)
+    assert (
+        report.verdict is RunVerdict.REFUSED and "no verified promotion record into staging" in report.reason
+    )
+    assert promotion.calls == [(D, "staging")] and w.store.tag_calls == []
+    promotion.promoted.add(D)
+    report = run_canary(CanaryRequest("reg/app", D, promoted_from="staging"), settings(duration=30.0), deps)
+    assert report.verdict is RunVerdict.PASSED
+    assert [e.gate for e in report.evidence] == ["signature", "promotion-record", "signature"]

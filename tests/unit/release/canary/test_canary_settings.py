@@ -25,6 +25,7 @@ canary:
   flap: {failures: 4, window: 10}
   expect: {status: 200, json: {status: ok, checks: {db: up}}}
   version: {json_field: build.version, ready_within: 60s}
+  promoted_from: staging
   deploy: {target: command, deploy: "fly deploy --image {ref}", timeout: 300s}
   notify: {webhook: "${ROLLBACK_WEBHOOK}", format: slack}
 """
@@ -56,6 +57,7 @@ def test_the_issue_example_parses(tmp_path: Path) -> None:
     assert isinstance(s.deploy, CommandSettings) and s.deploy.timeout == 300.0
     assert s.deploy.deploy.argv == ("fly", "deploy", "--image", "{ref}")
     assert s.notify.format is WebhookFormat.SLACK
+    assert s.promoted_from == "staging"
     assert s.notify.webhook == environ["ROLLBACK_WEBHOOK"]
     # The webhook URL is a secret: registered for redaction, token and all.
     assert "sentinel-token-1234" not in redact(f"posting to {environ['ROLLBACK_WEBHOOK']}")
