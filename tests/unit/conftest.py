@@ -35,6 +35,10 @@ SERVICE_FIXTURES = frozenset(
         "umoci_bin",
         "buildah_bin",
         "postgres",
+        "canary_service",
+        "canary_images",
+        "webhook_receiver",
+        "subreaper",
     }
 )
 

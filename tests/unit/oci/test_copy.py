@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 
-from shipflow.errors import ManifestNotFound, TransportError
+from shipflow.errors import ManifestNotFound, TransportError, UsageError
 from shipflow.oci.copy import copy, copy_image, retag
 from shipflow.oci.digest import Digest
 from support.memory_store import CHUNK, FakeObserver, MemoryStore, add_image, add_index
@@ -209,7 +209,7 @@ def test_retag_moves_no_blob() -> None:
 def test_max_workers_must_be_positive() -> None:
     src = MemoryStore("src")
     add_image(src, [b"a"], tag="v1")
-    with pytest.raises(ValueError, match="max_workers"):
+    with pytest.raises(UsageError, match="max_workers"):
         copy(src, "v1", MemoryStore("dst"), "v1", max_workers=0)
 
 

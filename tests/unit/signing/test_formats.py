@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from shipflow.errors import UsageError
 from shipflow.oci.digest import Digest
 from shipflow.oci.reference import parse_reference
 from shipflow.signing.attachments import build_attachment_manifest
@@ -140,7 +141,7 @@ def test_predicate_type_shorthands_follow_cosign() -> None:
     assert predicate_type_uri("slsaprovenance1") == "https://slsa.dev/provenance/v1"
     assert predicate_type_uri("vuln") == "https://cosign.sigstore.dev/attestation/vuln/v1"
     assert predicate_type_uri("https://example.com/p/v1") == "https://example.com/p/v1"
-    with pytest.raises(EnvelopeError):
+    with pytest.raises(UsageError, match="unknown predicate type"):
         predicate_type_uri("nonsense")
 
 
