@@ -52,6 +52,7 @@ constraints, collations, comments, storage parameters, function bodies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -524,7 +525,12 @@ class _Classifier:
                 f"{obj} is no longer NOT NULL: everything the old version writes is still accepted.",
             )
         lost_source = old.has_value_source and not new.has_value_source and new.not_null
-        if old.default != new.default:
+        # The same default expression shows other text when a sequence it names moved schema;
+        # the stored expression tree (OIDs, not names) tells.
+        same_default = old.default == new.default or (
+            old.default_key is not None and old.default_key == new.default_key
+        )
+        if not same_default:
             if old.default is None:
                 self.add(
                     ChangeKind.COLUMN_DEFAULT_ADDED,
@@ -669,6 +675,23 @@ class _Classifier:
         old_keyed = [_Rekeyed(c, self.rel_map.get(c.table_oid, -1)) for c in self.before.constraints]
         new_keyed = [_Rekeyed(c, c.table_oid) for c in self.after.constraints]
         pairs, dropped, added = _match(old_keyed, new_keyed, lambda r: r.c.oid, lambda r: (r.table, r.c.name))
+        # Created again under another name with the very same definition (a rebuilt table's
+        # constraints get names like invoices_pkey1): the same rule, renamed.
+        equivalent, dropped, added = _match(
+            dropped, added, None, lambda r: (r.table, r.c.type, r.c.definition)
+        )
+        for old_r, new_r, _same in equivalent:
+            table = self._existing_table(new_r.table)
+            if table is not None:
+                self.add(
+                    ChangeKind.CONSTRAINT_RENAMED,
+                    f"{table.qualified}.{ident(new_r.c.name)}",
+                    C,
+                    f"Constraint {ident(old_r.c.name)} on {table.qualified} was created again as "
+                    f"{ident(new_r.c.name)} with the same definition: the same rule under another name.",
+                    old_r.c.name,
+                    new_r.c.name,
+                )
         for old_r, new_r, same in pairs:
             old, new = old_r.c, new_r.c
             table = self.after.relation(new.table_oid)
@@ -772,6 +795,20 @@ class _Classifier:
         pairs, dropped, added = _match(
             old_idx, new_idx, lambda r: r.c.oid, lambda r: (r.c.schema_oid, r.c.name, r.table)
         )
+        equivalent, dropped, added = _match(
+            dropped, added, None, lambda r: (r.table, r.c.unique, _unnamed_index(r.c.definition))
+        )
+        for old_r, new_r, _same in equivalent:
+            if self._existing_table(new_r.table) is not None:
+                self.add(
+                    ChangeKind.INDEX_RENAMED,
+                    new_r.c.qualified,
+                    C,
+                    f"Index {old_r.c.qualified} was created again as {new_r.c.qualified} with the same "
+                    "definition: queries do not name indexes.",
+                    old_r.c.qualified,
+                    new_r.c.qualified,
+                )
         for old_r, new_r, same in pairs:
             old, new = old_r.c, new_r.c
             if same:
@@ -948,6 +985,14 @@ def _kind_change(old: Relation, new: Relation) -> tuple[Verdict, str]:
     if old.kind == "m":
         return B, "the old version's REFRESH MATERIALIZED VIEW fails."
     return B, "the old version uses it as the former kind."
+
+
+_INDEX_NAME = re.compile(r'^(CREATE (?:UNIQUE )?INDEX )(?:"(?:[^"]|"")*"|\S+) (ON )')
+
+
+def _unnamed_index(definition: str) -> str:
+    """An index definition without the index's own name (to compare two indexes' rules)."""
+    return _INDEX_NAME.sub(r"\1\2", definition, count=1)
 
 
 def _describe_column(column: Column) -> str:

@@ -94,6 +94,7 @@ class Column:
     default: str | None = None
     identity: str = ""  # "" | "a" (ALWAYS) | "d" (BY DEFAULT)
     generated: str | None = None  # the generation expression of a GENERATED ... STORED column
+    default_key: str | None = None  # the stored expression tree of the default (OIDs, not names)
 
     @property
     def has_value_source(self) -> bool:
@@ -281,7 +282,9 @@ _COLUMNS = """
            a.attnotnull,
            CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
            a.attidentity::text,
-           CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END
+           CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END,
+           CASE WHEN a.attgenerated = ''
+                THEN regexp_replace(ad.adbin::text, ':location -?[0-9]+', '', 'g') END
     FROM pg_attribute a
     JOIN pg_type t ON t.oid = a.atttypid
     JOIN pg_type bt ON bt.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 AND t.typlen = -1
@@ -355,7 +358,7 @@ def _read(conn: psycopg.Connection[TupleRow]) -> SchemaSnapshot:
     columns: dict[int, list[Column]] = {}
     for row in conn.execute(_COLUMNS, (rel_oids,)):
         (relid, attnum, attname, typid, typname, base_oid, base, is_array, typmod, base_kind) = row[:10]
-        (not_null, default, identity, generated) = row[10:]
+        (not_null, default, identity, generated, default_key) = row[10:]
         columns.setdefault(int(relid), []).append(
             Column(
                 attnum=int(attnum),
@@ -373,6 +376,7 @@ def _read(conn: psycopg.Connection[TupleRow]) -> SchemaSnapshot:
                 default=None if default is None else str(default),
                 identity=str(identity or ""),
                 generated=None if generated is None else str(generated),
+                default_key=None if default_key is None else str(default_key),
             )
         )
     relations = tuple(
