@@ -234,11 +234,11 @@ def _render(report: MigrationReport) -> None:
         markup=False,
         highlight=False,
     )
-    if report.changes:
-        table = Table(show_lines=False, pad_edge=False)
+    if report.changes and stdout.is_terminal:
+        table = Table()
         table.add_column("verdict", no_wrap=True)
         table.add_column("change", no_wrap=True)
-        table.add_column("object")
+        table.add_column("object", overflow="fold")
         table.add_column("reason")
         for change in report.changes:
             verdict = (
@@ -248,6 +248,15 @@ def _render(report: MigrationReport) -> None:
             )
             table.add_row(verdict, Text(change.kind.label), Text(change.object), Text(change.reason))
         stdout.print(table)
+    else:  # a log (CI): one unwrapped line per change, easy to grep
+        for change in report.changes:
+            label = change.verdict.value.upper() if change.breaking else change.verdict.value
+            stdout.print(
+                f"{label:<10} {change.kind.label:<24} {change.object}: {change.reason}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     show_output = not report.command_succeeded or logging.getLogger().isEnabledFor(logging.INFO)
     if show_output and report.result.output.strip():
         stdout.print("Command output:", markup=False, highlight=False)
