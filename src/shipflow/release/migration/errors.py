@@ -6,8 +6,7 @@
     ├── DatabaseUnavailable     cannot connect, authentication refused, the server went away
     ├── MissingPrivilege        the role may not create databases (CREATEDB) or read the target
     ├── ClientToolError         pg_dump/psql missing, of the wrong major version, or failing
-    └── ScratchCleanupError     the scratch database could not be dropped (its name is given)
-    UsageError (exit 2)
+    ├── ScratchCleanupError     the scratch database could not be dropped (its name is given)
     └── UnsupportedServer       a PostgreSQL older than 13 (no DROP DATABASE ... WITH (FORCE))
 
 A migration command that fails, and breaking schema changes, are not errors: they are the
@@ -16,7 +15,7 @@ verdict of the report (and the gate's failure). Only "could not decide" raises.
 
 from __future__ import annotations
 
-from shipflow.errors import InfrastructureError, UsageError
+from shipflow.errors import InfrastructureError
 
 __all__ = [
     "ClientToolError",
@@ -47,5 +46,5 @@ class ScratchCleanupError(InfrastructureError):
         self.database = database
 
 
-class UnsupportedServer(UsageError):
+class UnsupportedServer(InfrastructureError):
     """The PostgreSQL server is too old for a safe dry run."""
