@@ -19,7 +19,6 @@ from shipflow.cli.output import github_output, note, print_json, stderr, stdout,
 from shipflow.errors import GateFailed, UsageError
 
 if TYPE_CHECKING:
-    from shipflow.events import Event
     from shipflow.release.migration import MigrationReport
 
 __all__ = ["COMMANDS", "migration"]
@@ -211,9 +210,6 @@ class _Progress:
         if kind == "migration.classified":
             return  # the summary line says it
         note(message)
-
-    def on_event(self, event: Event) -> None:  # pragma: no cover - EventBus listener form
-        self.emit(event.kind, event.message)
 
 
 def _render(report: MigrationReport) -> None:

@@ -312,6 +312,19 @@ def test_pg_dump_of_an_older_major_version_is_refused(
     assert postgres.scratch_databases() == []
 
 
+def test_client_tools_are_chosen_by_the_server_major_version(tmp_path: Path) -> None:
+    from shipflow.release.migration.pgtools import find_pg_tools
+
+    environ = {"PATH": str(tmp_path)}  # nothing on PATH: only the versioned directories count
+    exact = find_pg_tools(15, environ=environ)
+    assert (exact.major, exact.exact) == (15, True)
+    assert exact.pg_dump == Path("/usr/lib/postgresql/15/bin/pg_dump")
+    newer = find_pg_tools(14, environ=environ)  # no 14 here: the newer 15 is used, and says so
+    assert (newer.major, newer.exact) == (15, False)
+    with pytest.raises(ClientToolError, match="no pg_dump for PostgreSQL 99"):
+        find_pg_tools(99, environ=environ)
+
+
 def test_gate_on_a_real_database(pg_target: TargetFactory, postgres: PostgresServer, tmp_path: Path) -> None:
     target = pg_target()
     ctx = GateContext(store=None, digest=DIGEST)  # type: ignore[arg-type]
