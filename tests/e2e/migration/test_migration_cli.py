@@ -125,7 +125,7 @@ def test_failing_migration_shows_its_output(pg_target: TargetFactory, tmp_path: 
     assert result.returncode == 1
     assert "syntax error" in result.stdout  # the command's output, as text (no markup: [nope] kept)
     assert "[nope]" in result.stdout
-    assert "the migration command failed (exit 3)" in result.stderr
+    assert "the migration command failed (exited with 3)" in result.stderr
     assert "<summary>Command output</summary>" in read(tmp_path / "summary.md")
 
 

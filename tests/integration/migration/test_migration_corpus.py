@@ -107,7 +107,7 @@ def test_migration(
         assert report.verdict == verdict, report.result.output
         assert got == set(want.changes), [c.to_json() for c in report.changes]
     if verdict == "failed":
-        assert report.result.exit_code != 0
+        assert report.result.returncode != 0
         assert "ERROR" in report.result.output
     for change in report.changes:
         assert change.reason.strip().endswith("."), change

@@ -96,7 +96,12 @@ def test_the_command_sees_only_the_scratch_database(
     report = check_migration(
         target.url(),
         [str(script)],
-        env={"SHIPFLOW_IMAGE": "ghcr.io/x/app", "DATABASE_URL": "postgresql://evil/target"},
+        env={
+            "SHIPFLOW_IMAGE": "ghcr.io/x/app",
+            "DATABASE_URL": "postgresql://evil/target",
+            "STAGING_DATABASE_URL": target.url(),  # e.g. a promotion passing its whole environment
+            "PGHOST": "evil",
+        },
         environ=environ,
         timeout=60,
     )
@@ -206,11 +211,11 @@ def test_output_is_bounded(pg_target: TargetFactory, tmp_path: Path) -> None:
         ["sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done; exit 4"],
         timeout=60,
     )
-    assert report.verdict == "failed" and report.result.exit_code == 4
-    assert report.result.output_truncated
+    assert report.verdict == "failed" and report.result.returncode == 4
+    assert report.output_truncated and report.to_json()["command"]["outputTruncated"] is True
     assert len(report.result.output) < 70_000
     assert report.result.output.startswith("line-0\n") and report.result.output.endswith("line-19999\n")
-    assert "bytes of output omitted" in report.result.output
+    assert "bytes not shown" in report.result.output
 
 
 def test_role_without_createdb_gets_a_clear_error(pg_target: TargetFactory, postgres: PostgresServer) -> None:
@@ -363,3 +368,52 @@ def test_snapshot_type_modifiers_agree_with_format_type(pg_target: TargetFactory
     assert {e.name for e in snapshot.enums} == {"order_status"}
     assert [v.label for v in snapshot.enums[0].values] == ["pending", "paid", "shipped", "cancelled"]
     assert not any(r.name == "citext" for r in snapshot.routines)  # extension members are left out
+
+
+def test_wired_as_the_promotion_gate_from_shipflow_yaml(
+    pg_target: TargetFactory, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The integrator's wiring (shipflow.yaml → gates_for → MigrationGateAdapter → MigrationGate):
+    breaking changes fail promotion to staging and pass, loudly, where the path allows them."""
+    from shipflow.release.config import load_config
+    from shipflow.release.gates import PromotionContext, gates_for
+    from shipflow.signing.keys import generate_private_key, public_key_pem
+
+    target = pg_target()
+    (tmp_path / "cosign.pub").write_bytes(public_key_pem(generate_private_key()))
+    (tmp_path / "m.sql").write_text("ALTER TABLE customers DROP COLUMN nickname;\n")
+    (tmp_path / "shipflow.yaml").write_text(
+        "image: oci:./store\n"
+        "keys: {trusted: [cosign.pub]}\n"
+        "roles: {developer: [dev], tech-lead: [lead]}\n"
+        "environments:\n"
+        "  dev: {promoted_by: [developer]}\n"
+        "  staging: {from: dev, promoted_by: [developer], gates: [migration]}\n"
+        "  canary:\n"
+        "    {from: staging, promoted_by: [tech-lead], gates: [migration], allow_breaking_migrations: true}\n"
+        "gates:\n"
+        "  migration:\n"
+        '    database_url: "${STAGING_DATABASE_URL}"\n'
+        "    command: psql -X -q -v ON_ERROR_STOP=1 -f m.sql\n"
+    )
+    config = load_config(tmp_path / "shipflow.yaml")
+    environ = dict(os.environ, STAGING_DATABASE_URL=target.url())
+
+    def migration_gate(env: str) -> Any:
+        return next(g for g in gates_for(config, config.environment(env)) if g.name == "migration")
+
+    def context(env: str) -> PromotionContext:
+        return PromotionContext(
+            store=None, digest=DIGEST, source="dev", target=env, image="app", environ=environ
+        )  # type: ignore[arg-type]
+
+    with pytest.raises(GateFailed) as refused:
+        migration_gate("staging").check(context("staging"))
+    assert refused.value.evidence is not None
+    assert refused.value.evidence.details["changes"][0]["object"] == "public.customers.nickname"
+    evidence = migration_gate("canary").check(context("canary"))
+    assert evidence.status is GateStatus.PASSED
+    assert evidence.summary.startswith("BREAKING CHANGES ALLOWED")
+    assert evidence.inputs["database"] == target.name
+    assert MIGRATOR_PASSWORD not in repr(evidence.to_json())
+    assert postgres.scratch_databases() == []

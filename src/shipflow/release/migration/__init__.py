@@ -19,10 +19,11 @@ Public API::
 
 from __future__ import annotations
 
+from shipflow.proc import CommandResult
+
 from .changes import Change, ChangeKind, Verdict
 from .check import DRY_RUN_ENV, MigrationReport, check_migration
 from .classify import classify
-from .command import CommandResult
 from .errors import (
     ClientToolError,
     DatabaseUnavailable,

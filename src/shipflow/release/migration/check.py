@@ -17,7 +17,8 @@ Steps, each reported as an event (``migration.*``) and timed:
 4. run the command with ``DATABASE_URL`` and ``PGHOST``/``PGPORT``/``PGDATABASE``/``PGUSER``/
    ``PGPASSWORD`` pointing at the scratch copy (variables that would lead it to the target,
    such as ``STAGING_DATABASE_URL``, are removed), ``SHIPFLOW_MIGRATION_DRY_RUN=1``, and the
-   caller's extra variables; with a timeout that kills its process group;
+   caller's extra variables; with a timeout that kills its process group
+   (:func:`shipflow.proc.run_bounded`);
 5. snapshot again, drop the scratch database (always: also on errors, Ctrl-C and SIGTERM),
    and classify the difference (:mod:`.classify`).
 
@@ -40,12 +41,12 @@ from typing import Any
 
 from shipflow.errors import ShipflowError, UsageError
 from shipflow.events import EventSink, NullSink
+from shipflow.proc import CommandResult, run_bounded
 from shipflow.redact import redact
 from shipflow.timeutil import utc_timestamp
 
 from .changes import Change, Verdict
 from .classify import classify
-from .command import CommandResult, run_bounded
 from .scratch import CopyMethod, connect_admin, drop_stale_scratch, read_target_facts, scratch_database
 from .server import require_createdb, server_info
 from .signals import sigterm_as_exception
@@ -59,6 +60,7 @@ logger = logging.getLogger(__name__)
 DRY_RUN_ENV = "SHIPFLOW_MIGRATION_DRY_RUN"
 DEFAULT_TIMEOUT = 600.0
 EVIDENCE_OUTPUT_CHARS = 8000
+OUTPUT_LIMIT = 64 * 1024  # bytes of the command's output kept: the first and the last half
 
 
 @dataclass(frozen=True)
@@ -92,23 +94,28 @@ class MigrationReport:
 
     @property
     def command_succeeded(self) -> bool:
-        return self.result.succeeded
+        return self.result.ok
 
     @property
     def verdict(self) -> str:
-        if not self.result.succeeded:
+        if not self.result.ok:
             return "failed"
         return "breaking" if self.breaking else "compatible"
 
     @property
     def passed(self) -> bool:
         """The gate's answer: the command succeeded and nothing breaking (or breaking allowed)."""
-        return self.result.succeeded and (not self.breaking or self.allow_breaking)
+        return self.result.ok and (not self.breaking or self.allow_breaking)
 
     @property
     def breaking_allowed(self) -> bool:
         """True when breaking changes pass only because they were allowed (say so loudly)."""
-        return self.result.succeeded and bool(self.breaking) and self.allow_breaking
+        return self.result.ok and bool(self.breaking) and self.allow_breaking
+
+    @property
+    def output_truncated(self) -> bool:
+        """Whether the command wrote more than was kept (the middle is left out)."""
+        return self.result.output_bytes > OUTPUT_LIMIT
 
     @property
     def command_text(self) -> str:
@@ -117,7 +124,7 @@ class MigrationReport:
     def summary(self) -> str:
         """One line for a person."""
         counts = f"{len(self.breaking)} breaking, {len(self.compatible)} compatible"
-        if not self.result.succeeded:
+        if not self.result.ok:
             return (
                 f"the migration command failed ({self.result.describe()}); "
                 f"{len(self.changes)} schema change(s) before it stopped ({counts})"
@@ -153,11 +160,11 @@ class MigrationReport:
             },
             "command": {
                 "argv": [redact(a) for a in self.command],
-                "exitCode": self.result.exit_code,
+                "exitCode": self.result.returncode,
                 "timedOut": self.result.timed_out,
                 "durationSeconds": round(self.result.duration_seconds, 3),
                 "output": self.result.output,
-                "outputTruncated": self.result.output_truncated,
+                "outputTruncated": self.output_truncated,
             },
             "changes": [c.to_json() for c in self.changes],
             "objects": {"before": dict(self.objects_before), "after": dict(self.objects_after)},
@@ -183,14 +190,14 @@ class MigrationReport:
     def evidence_details(self) -> dict[str, Any]:
         """What the gate found: the classified changes, and the command's outcome."""
         command: dict[str, Any] = {
-            "exitCode": self.result.exit_code,
+            "exitCode": self.result.returncode,
             "timedOut": self.result.timed_out,
             "durationSeconds": round(self.result.duration_seconds, 3),
         }
-        if not self.result.succeeded:
+        if not self.result.ok:
             output = self.result.output
             command["output"] = output[-EVIDENCE_OUTPUT_CHARS:]
-            command["outputTruncated"] = self.result.output_truncated or len(output) > EVIDENCE_OUTPUT_CHARS
+            command["outputTruncated"] = self.output_truncated or len(output) > EVIDENCE_OUTPUT_CHARS
         return {
             "verdict": self.verdict,
             "breaking": len(self.breaking),
@@ -219,8 +226,9 @@ def check_migration(
 ) -> MigrationReport:
     """Dry-run ``command`` (an argv list; no shell) against a scratch copy of ``database``.
 
-    ``env`` adds variables for the command (e.g. ``SHIPFLOW_IMAGE``); it cannot override the
-    database variables. ``environ`` is the base environment (default: this process's).
+    ``env`` adds variables for the command (e.g. ``SHIPFLOW_IMAGE``; a whole environment is fine);
+    it cannot override the database variables nor bring back ``STAGING_DATABASE_URL``.
+    ``environ`` is the base environment (default: this process's).
     Only the scratch copy is ever written; the target is only read.
     """
     sink = events or NullSink()
@@ -278,19 +286,21 @@ def check_migration(
                     "schema before: " + _describe_counts(before.counts()),
                     **before.counts(),
                 )
-                child_env = child_environment(base, target, database=scratch.name)
-                child_env = {**dict(env or {}), **child_env, DRY_RUN_ENV: "1"}
+                # The caller's variables too pass the filter: they cannot lead the command to the
+                # target (STAGING_DATABASE_URL, PGHOST …) nor replace the scratch database's.
+                child_env = child_environment({**base, **dict(env or {})}, target, database=scratch.name)
+                child_env[DRY_RUN_ENV] = "1"
                 sink.emit(
                     "migration.command.started",
                     f"running {redact(shlex.join(argv))} against {scratch.name}",
                     argv=[redact(a) for a in argv],
                 )
-                result = run_bounded(argv, env=child_env, cwd=cwd, timeout=timeout)
+                result = run_bounded(argv, env=child_env, cwd=cwd, timeout=timeout, output_limit=OUTPUT_LIMIT)
                 timings["command"] = result.duration_seconds
                 sink.emit(
                     "migration.command.finished",
                     f"the migration command ended: {result.describe()} after {result.duration_seconds:.2f} s",
-                    exit_code=result.exit_code,
+                    exit_code=result.returncode,
                     timed_out=result.timed_out,
                 )
                 mark = time.monotonic()

@@ -27,7 +27,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .command import run_bounded
+from shipflow.proc import run_bounded
+
 from .errors import ClientToolError
 
 __all__ = ["PG_BIN_ENV", "PgTools", "dump_schema", "find_pg_tools", "restore_schema"]
@@ -140,7 +141,7 @@ def dump_schema(
         f"--dbname={conninfo}",
     ]
     result = run_bounded(argv, env=env, timeout=timeout)
-    if not result.succeeded:
+    if not result.ok:
         raise ClientToolError(
             f"pg_dump {tools.version} could not read the target's schema ({result.describe()}):\n"
             f"{result.output.strip()}",
@@ -153,7 +154,7 @@ def restore_schema(tools: PgTools, *, env: Mapping[str, str], dump: Path, timeou
     stopping at the first error."""
     argv = [str(tools.psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", str(dump)]
     result = run_bounded(argv, env=env, timeout=timeout)
-    if not result.succeeded:
+    if not result.ok:
         mismatch = (
             "" if tools.exact else f" (pg_dump {tools.version} is newer than the server: a likely cause)"
         )

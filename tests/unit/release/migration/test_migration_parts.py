@@ -1,5 +1,5 @@
 """Pure parts of the migration dry run: type-modifier decoding and widening, database URLs and
-the environment a migration command gets, bounded output, the report's verdicts and the gate's
+the environment a migration command gets, the report's verdicts and the gate's
 outcome (the dry run itself replaced by a recorded report: the real one runs in
 tests/integration/migration)."""
 
@@ -24,7 +24,6 @@ from shipflow.release.migration import (
     parse_database_url,
 )
 from shipflow.release.migration import gate as gate_module
-from shipflow.release.migration.command import BoundedOutput
 from shipflow.release.migration.signals import TerminationRequested, exit_status
 from shipflow.release.migration.target import child_environment
 from shipflow.release.migration.widening import decode_numeric, decode_varchar, is_widening
@@ -136,21 +135,7 @@ def test_child_environment_points_only_at_the_scratch_database() -> None:
     assert env["PATH"] == "/bin"
 
 
-# --- bounded output, signals -----------------------------------------------------------------
-
-
-def test_bounded_output_keeps_head_and_tail() -> None:
-    out = BoundedOutput(head=10, tail=20)
-    for i in range(100):
-        out.feed(f"line{i:03d}\n".encode())
-    text = out.text()
-    assert text.startswith("line000\nli")
-    assert text.endswith("line098\nline099\n")
-    assert out.dropped == 800 - 30
-    assert "770 bytes of output omitted" in text
-    small = BoundedOutput(head=10, tail=20)
-    small.feed(b"short")
-    assert (small.text(), small.truncated) == ("short", False)
+# --- signals -----------------------------------------------------------------
 
 
 def test_interrupt_exit_statuses() -> None:
@@ -171,7 +156,7 @@ def report(
         target={"host": "db", "port": "5432", "database": "staging", "user": "app"},
         server_version="15.18",
         command=("psql", "-f", "m.sql"),
-        result=CommandResult(("psql", "-f", "m.sql"), exit_code, False, 0.5, output, False),
+        result=CommandResult(("psql", "-f", "m.sql"), exit_code, output, len(output), 0.5, False),
         changes=changes,
         scratch_database="shipflow_scratch_20260101t000000_00000000",
         copy_method="dump",
