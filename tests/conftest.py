@@ -25,6 +25,7 @@ pytest_plugins = [
     "fixtures.faults",
     "fixtures.tokenserver",
     "fixtures.canary_services",
+    "fixtures.postgres",
 ]
 
 TIERS = ("unit", "integration", "interop", "e2e", "reliability")

@@ -48,6 +48,7 @@ COMMAND_MODULES: dict[str, str] = {
     "where": "shipflow.cli.promote_cmds",
     "canary": "shipflow.cli.canary_cmds",
     "rollback": "shipflow.cli.canary_cmds",
+    "migration": "shipflow.cli.migration_cmds",
 }
 
 

@@ -1,0 +1,3 @@
+-- expect: breaking
+-- change: breaking view.dropped public.customer_totals
+DROP VIEW customer_totals;
