@@ -255,7 +255,8 @@ def main() -> None:
     )
     rows.append("")
     rows.append(
-        "| image | library promote s | CLI promote s | crane tag s | skopeo copy s | requests: checks + retag | requests: record + history |"
+        "| image | library promote s | CLI promote s | crane tag s | skopeo copy s "
+        "| requests: checks + retag | requests: record + history |"
     )
     rows.append("|---|---:|---:|---:|---:|---:|---:|")
     for label, r in results.items():
@@ -272,7 +273,8 @@ def main() -> None:
     )
     cli_ratio = big["cli"] / small["cli"]
     rows.append(
-        f"| 300 MB vs 1 MB within 20 % (CLI) | {cli_ratio:.2f} | {'yes' if 0.8 <= cli_ratio <= 1.2 else 'no'} |"
+        f"| 300 MB vs 1 MB within 20 % (CLI) | {cli_ratio:.2f} | "
+        f"{'yes' if 0.8 <= cli_ratio <= 1.2 else 'no'} |"
     )
     most = max(small["checks"], big["checks"])
     rows.append(

@@ -35,6 +35,7 @@ SERVICE_FIXTURES = frozenset(
         "umoci_bin",
         "buildah_bin",
         "postgres",
+        "pg_target",
         "canary_service",
         "canary_images",
         "webhook_receiver",

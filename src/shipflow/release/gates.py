@@ -277,7 +277,7 @@ class MigrationGateAdapter(Gate[PromotionContext]):
         self.allow_breaking = settings.allow_breaking or allow_breaking_here
 
     def evaluate(self, ctx: PromotionContext) -> Outcome:
-        from shipflow.release.migration import MigrationGate  # type: ignore[import-not-found]
+        from shipflow.release.migration import MigrationGate
 
         gate = MigrationGate(
             database_url=self.settings.database_url.resolve(ctx.environ),
