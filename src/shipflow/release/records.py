@@ -90,6 +90,9 @@ def write_record(
         "to": str(predicate["to"]),
         "actor": str(predicate["actor"]),
     }
+    # The envelope is a blob of both writes: upload it once, before they start, because two
+    # concurrent uploads of one blob make some registries (distribution 2.8) fail one of them.
+    store.put_blob(Digest.of(envelope), len(envelope), [envelope])
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="shipflow-record") as pool:
         ledger = pool.submit(
             write_signed_fact, store, "rec", digest, str(predicate["to"]), envelope, annotations
