@@ -77,10 +77,10 @@ class MemoryStore:
     def list_tags(self) -> list[str]:
         return sorted(self.tags)
 
-    def has_blob(self, digest: Digest) -> bool:
-        return digest in self.blobs
+    def has_blob(self, digest: Digest, size: int | None = None) -> bool:
+        return digest in self.blobs and (size is None or len(self.blobs[digest]) == size)
 
-    def open_blob(self, digest: Digest) -> AbstractContextManager[Iterator[bytes]]:
+    def open_blob(self, digest: Digest, size: int | None = None) -> AbstractContextManager[Iterator[bytes]]:
         if digest not in self.blobs:
             raise BlobNotFound(f"{digest} not in {self._name}")
         data = self.blobs[digest]
@@ -117,7 +117,7 @@ class MemoryStore:
             self.blobs[digest] = data
             self.writes.append(f"blob:{digest.short}")
 
-    def mount_blob(self, digest: Digest, source: Store) -> bool:
+    def mount_blob(self, digest: Digest, source: Store, size: int | None = None) -> bool:
         if source.name not in self.mount_from or not source.has_blob(digest):
             return False
         assert isinstance(source, MemoryStore)

@@ -10,7 +10,9 @@ The order of writes is what keeps a destination consistent when anything fails h
 4. the destination tag, last, in one step.
 
 So a tag never points at an image whose blobs or children are missing; if any step fails, no
-tag is written and re-running the copy finishes the job (blobs already there are skipped).
+tag is written and re-running the copy finishes the job (blobs already there are skipped). A
+destination layout the copy created (it did not exist) is removed again when the copy fails
+before anything was recorded in it.
 Manifests travel as their original bytes: digests are preserved exactly.
 """
 
@@ -22,16 +24,25 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypedDict, TypeVar, Unpack
+from typing import Protocol, TypedDict, TypeVar, Unpack, runtime_checkable
 
-from shipflow.errors import ManifestError, UsageError
+from shipflow.errors import ManifestError, ShipflowError, UsageError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.blobstream import keep_verification
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor, Index, ManifestBytes
 from shipflow.oci.store import NullObserver, ProgressObserver, Store
 
-__all__ = ["ATTACHMENT_SUFFIXES", "CopyOptions", "CopyResult", "copy", "copy_image", "copy_manifest", "retag"]
+__all__ = [
+    "ATTACHMENT_SUFFIXES",
+    "CopyOptions",
+    "CopyResult",
+    "CreatedOnDemand",
+    "copy",
+    "copy_image",
+    "copy_manifest",
+    "retag",
+]
 
 log = logging.getLogger(__name__)
 
@@ -153,28 +164,56 @@ def copy_manifest(
     if max_workers < 1:
         raise UsageError(f"max_workers must be at least 1, not {max_workers}", hint="use -j 1 or more")
     obs = observer if observer is not None else NullObserver()
-    plan = _plan(src, root)
-    result = CopyResult(root.digest, root.media_type, root.size)
+    try:
+        plan = _plan(src, root)
+        result = CopyResult(root.digest, root.media_type, root.size)
 
-    _copy_blobs(src, dst, plan.blobs.values(), result, obs, max_workers)
-    for manifest in plan.manifests[:-1]:
-        dst.put_manifest(manifest)
-        result.manifests += 1
+        _copy_blobs(src, dst, plan.blobs.values(), result, obs, max_workers)
+        for manifest in plan.manifests[:-1]:
+            dst.put_manifest(manifest)
+            result.manifests += 1
 
-    if with_attachments:
-        # The root goes in untagged first, so attachments never refer to a missing subject.
-        dst.put_manifest(root)
-        subjects = [m.digest for m in plan.manifests]
-        _copy_attachments(src, dst, subjects, result, obs, max_workers)
-        if dst_tag is not None:
-            # A PUT of the same bytes under the tag: one request, no blob moves.
+        if with_attachments:
+            # The root goes in untagged first, so attachments never refer to a missing subject.
+            dst.put_manifest(root)
+            subjects = [m.digest for m in plan.manifests]
+            _copy_attachments(src, dst, subjects, result, obs, max_workers)
+            if dst_tag is not None:
+                # A PUT of the same bytes under the tag: one request, no blob moves.
+                dst.put_manifest(root, tag=dst_tag)
+        else:
+            # Blobs and children are all in place, so writing the root under its tag in one
+            # request is as safe as put-then-tag and saves a registry the extra GET + PUT.
             dst.put_manifest(root, tag=dst_tag)
-    else:
-        # Blobs and children are all in place, so writing the root under its tag in one
-        # request is as safe as put-then-tag and saves a registry the extra GET + PUT.
-        dst.put_manifest(root, tag=dst_tag)
-    result.manifests += 1
+        result.manifests += 1
+    except BaseException:
+        # A destination this copy created (a new OCI layout) and did not get to use is removed,
+        # rather than left behind empty; one that holds anything is kept.
+        if isinstance(dst, CreatedOnDemand):
+            try:
+                dst.discard_if_created()
+            except ShipflowError as exc:
+                log.warning("could not remove the new destination %s: %s", dst.name, exc)
+        raise
+    if isinstance(dst, CreatedOnDemand):
+        dst.keep()
     return result
+
+
+@runtime_checkable
+class CreatedOnDemand(Protocol):
+    """A destination a write may have created (an OCI layout opened with ``create=True``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def discard_if_created(self) -> bool:
+        """Remove it if it was created for this write and holds nothing yet."""
+        ...
+
+    def keep(self) -> None:
+        """It stays: a write into it succeeded."""
+        ...
 
 
 def _plan(src: Store, root: ManifestBytes) -> _Plan:
@@ -220,7 +259,7 @@ def _copy_blobs(
 
     # Phase 1: which blobs need bytes moved at all (HEAD / mount requests, no payload).
     def settle(blob: Descriptor) -> Descriptor | None:
-        if dst.has_blob(blob.digest):
+        if dst.has_blob(blob.digest, blob.size):
             outcome = BlobOutcome.SKIPPED
         elif dst.mount_blob(blob.digest, src):
             outcome = BlobOutcome.MOUNTED
@@ -247,7 +286,7 @@ def _copy_blobs(
         def move(blob: Descriptor) -> None:
             if stop.is_set():
                 raise _Stopped
-            with src.open_blob(blob.digest) as chunks:
+            with src.open_blob(blob.digest, blob.size) as chunks:
                 # The source verifies its own bytes as they stream; marking the pass-through as
                 # verified spares the destination a second hash of every byte.
                 dst.put_blob(blob.digest, blob.size, keep_verification(chunks, _reporting(chunks, obs, stop)))

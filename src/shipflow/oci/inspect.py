@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shipflow.errors import ManifestNotFound
+from shipflow.errors import IntegrityError, LayoutError, ManifestError, ManifestNotFound
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor, ImageConfig, Index, Manifest, WireError
@@ -169,7 +169,7 @@ def _read_config(store: Store, descriptor: Descriptor, summary: ImageSummary) ->
     if descriptor.size > CONFIG_SIZE_LIMIT:
         summary.warnings.append(f"config blob is {descriptor.size} bytes; not read")
         return None
-    with store.open_blob(descriptor.digest) as chunks:
+    with store.open_blob(descriptor.digest, descriptor.size) as chunks:
         data = b"".join(chunks)
     try:
         return ImageConfig.from_json(data)
@@ -237,6 +237,11 @@ def tags_pointing_at(
             return store.resolve(tag).digest == digest
         except ManifestNotFound:
             return False  # deleted while we looked
+        except (LayoutError, IntegrityError, ManifestError) as exc:
+            # Another tag being broken does not make this image's summary fail; it is just
+            # not a tag that (verifiably) points here.
+            log.debug("tag %s not checked: %s", tag, exc)
+            return False
 
     if not to_check:
         return [], len(candidates), 0

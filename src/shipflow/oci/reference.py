@@ -137,6 +137,19 @@ def _parse_layout(text: str, original: str) -> Reference:
     return Reference("layout", "", path, tag or None, digest)
 
 
+def _check_port(registry: str, original: str) -> None:
+    """A port, if the host has one, is 1-65535: ``localhost:99999`` is a typo, not a registry
+    to retry."""
+    _, bracket, after = registry.rpartition("]")
+    host_part = after if bracket else registry
+    _, colon, port = host_part.rpartition(":")
+    if colon and not 1 <= int(port) <= 65535:
+        raise InvalidReference(
+            f"invalid registry port {port} in {original!r}: a port is 1-65535",
+            hint="check the registry address, e.g. localhost:5000",
+        )
+
+
 def _parse_registry(text: str, original: str) -> Reference:
     rest, digest = _split_digest(text, original)
     # A tag follows the last ':' that comes after the last '/', so registry ports survive.
@@ -164,6 +177,7 @@ def _parse_registry(text: str, original: str) -> Reference:
                 f"invalid registry host {registry!r} in {original!r}",
                 hint="a registry looks like ghcr.io, localhost:5000 or 127.0.0.1:5000",
             )
+        _check_port(registry, original)
         if registry == "index.docker.io":
             registry = DOCKER_HUB
     else:

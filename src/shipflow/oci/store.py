@@ -6,9 +6,12 @@ so the pipeline runs the same on a laptop (layout) and against GHCR (registry).
 
 Contract every implementation keeps:
 
-* Content is verified: ``get_manifest`` by digest and ``open_blob`` check the bytes against the
-  digest and raise :class:`~shipflow.errors.IntegrityError` on mismatch (blobs: when the stream
-  ends, before the caller can treat it as complete).
+* Content is verified: ``resolve``, ``get_manifest`` and ``open_blob`` check the bytes against
+  the digest and raise :class:`~shipflow.errors.IntegrityError` on mismatch (blobs: when the
+  stream ends, before the caller can treat it as complete). A digest a store returns is one of
+  bytes it hashed, never only a server's claim.
+* Reads are bounded: manifests by the manifest size cap, blobs by their descriptor's size when
+  the caller gives it, and every network exchange by a deadline.
 * Writes are all-or-nothing: a blob is visible only once complete and verified; a manifest is
   written only after its blobs (the caller's job: see ``copy``); a tag moves in one step.
 * Manifest bytes are stored exactly as given; nothing is re-serialised.
@@ -59,11 +62,16 @@ class Store(Protocol):
         """All tags, sorted."""
         ...
 
-    def has_blob(self, digest: Digest) -> bool: ...
+    def has_blob(self, digest: Digest, size: int | None = None) -> bool:
+        """Whether the blob is here. With ``size`` (the descriptor's), a store that cannot
+        verify content cheaply also checks the size it reports."""
+        ...
 
-    def open_blob(self, digest: Digest) -> AbstractContextManager[Iterator[bytes]]:
+    def open_blob(self, digest: Digest, size: int | None = None) -> AbstractContextManager[Iterator[bytes]]:
         """Stream a blob's bytes in chunks; the iterator raises IntegrityError at the end on a
-        digest or size mismatch, and BlobNotFound is raised on entry if absent."""
+        digest or size mismatch, and BlobNotFound is raised on entry if absent. With ``size``
+        (the descriptor's) no more than ``size`` bytes are ever read: a blob announced or found
+        to be another size is refused."""
         ...
 
     def put_blob(self, digest: Digest, size: int, chunks: Iterable[bytes]) -> None:

@@ -32,7 +32,9 @@ class ImageSource(Protocol):
 
     def get_manifest(self, tag_or_digest: str) -> ManifestBytes: ...
 
-    def open_blob(self, digest: Digest) -> AbstractContextManager[Iterator[bytes]]: ...
+    def open_blob(
+        self, digest: Digest, size: int | None = None
+    ) -> AbstractContextManager[Iterator[bytes]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,8 @@ def image_tree(
     budget = Budget(limits)
     for number, layer in enumerate(layers, start=1):
         observer.start(f"layer {number}/{len(layers)} {layer.digest.short}", layer.size)
-        with store.open_blob(layer.digest) as chunks:
+        # The descriptor's size bounds the read: a store never serves more than that.
+        with store.open_blob(layer.digest, layer.size) as chunks:
             apply_layer(
                 tree,
                 _observed(chunks, observer),

@@ -220,9 +220,9 @@ class SlowSource(MemoryStore):
         super().__init__("slow-src")
         self.slow, self.go, self.served = slow, go, 0
 
-    def open_blob(self, digest: Digest) -> AbstractContextManager[Iterator[bytes]]:
+    def open_blob(self, digest: Digest, size: int | None = None) -> AbstractContextManager[Iterator[bytes]]:
         if digest != self.slow:
-            return super().open_blob(digest)
+            return super().open_blob(digest, size)
         data = self.blobs[digest]
 
         @contextmanager

@@ -16,7 +16,9 @@ from shipflow.errors import (
     LayoutError,
     ManifestError,
     ManifestNotFound,
+    NotFound,
     TransportError,
+    UsageError,
 )
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
@@ -78,15 +80,16 @@ def test_open_store_gives_a_layout_store(tmp_path: Path) -> None:
     store = open_store(f"oci:{tmp_path / 'via-open'}:dev", create=True)
     assert isinstance(store, LayoutStore)
     assert store.path == tmp_path / "via-open"
-    with pytest.raises(LayoutError, match="no such directory"):
+    with pytest.raises(NotFound, match="no such directory"):
         open_store(f"oci:{tmp_path / 'absent'}:dev")
 
 
 def test_a_file_is_not_a_layout(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    with pytest.raises(LayoutError, match="not a directory"):
+    with pytest.raises(UsageError, match="not a directory") as info:
         LayoutStore(tmp_path / "file")
-    with pytest.raises(LayoutError, match="not a directory"):
+    assert info.value.exit_code == 2
+    with pytest.raises(UsageError, match="not a directory"):
         LayoutStore(tmp_path / "file", create=True)
 
 
@@ -95,18 +98,24 @@ def test_create_in_an_existing_empty_directory(tmp_path: Path) -> None:
     assert LayoutStore(tmp_path / "empty", create=True).list_tags() == []
 
 
-def test_missing_layout_without_create_is_a_layout_error(tmp_path: Path) -> None:
-    with pytest.raises(LayoutError, match="no such directory") as info:
+def test_missing_layout_without_create_is_not_found(tmp_path: Path) -> None:
+    # Like a repository a registry does not have: exit 1 (not found), never 3 ("retry").
+    with pytest.raises(NotFound, match="no such directory") as info:
         LayoutStore(tmp_path / "nope")
     assert info.value.hint and "shipflow copy" in info.value.hint
-    assert info.value.exit_code == 3
+    assert info.value.exit_code == 1
     assert not (tmp_path / "nope").exists()
 
 
 def test_directory_without_oci_layout_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a layout")
-    with pytest.raises(LayoutError, match="no oci-layout file"):
+    with pytest.raises(UsageError, match="no oci-layout file") as refused:
         LayoutStore(tmp_path)
+    assert refused.value.exit_code == 2  # some other directory: the user named the wrong one
+    (tmp_path / "blobs").mkdir()
+    with pytest.raises(LayoutError, match="no oci-layout file"):
+        LayoutStore(tmp_path)  # blobs/ but no oci-layout: a damaged layout (exit 3)
+    (tmp_path / "blobs").rmdir()
     with pytest.raises(LayoutError, match="not empty") as info:
         LayoutStore(tmp_path, create=True)
     assert "notes.txt" in info.value.message

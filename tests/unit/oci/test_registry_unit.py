@@ -261,13 +261,14 @@ def test_credentials_precedence(tmp_path: Path) -> None:
     assert creds("nowhere.io", {}).is_anonymous
 
 
-def test_docker_config_helpers_are_skipped_and_bad_files_are_config_errors(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_missing_credential_helper_and_bad_files_are_config_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level("DEBUG")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-helpers-here"))
     helper = _docker_config(tmp_path, {"credsStore": "desktop", "auths": {"ghcr.io": {}}})
-    assert resolve_credentials("ghcr.io", RegistryConfig(docker_config=helper)).is_anonymous
-    assert "credential stores are not run" in caplog.text
+    with pytest.raises(ConfigError, match="docker-credential-desktop is not on PATH") as info:
+        resolve_credentials("ghcr.io", RegistryConfig(docker_config=helper))
+    assert info.value.exit_code == 2 and "credsStore" in (info.value.hint or "")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
@@ -303,7 +304,8 @@ def test_retry_after_is_honoured_and_capped(sleeps: list[float], closing: list[R
             manifest_response(image.manifest.data),
         ]
     )
-    store, rec = make_store(lambda r: next(answers), sleeps, retry_after_cap=60.0)
+    # A generous overall deadline: this test is about Retry-After, not the time budget.
+    store, rec = make_store(lambda r: next(answers), sleeps, retry_after_cap=60.0, timeout=300.0)
     closing.append(store)
     assert store.get_manifest("v1").digest == image.manifest.digest
     assert len(rec.requests) == 4
@@ -544,19 +546,18 @@ def test_put_blob_refuses_source_not_matching_digest(closing: list[RegistryStore
         large.put_blob(Digest.of(b"claimed!"), 8, [b"act"])
 
 
-def test_resolve_falls_back_to_get_without_digest_header(closing: list[RegistryStore]) -> None:
+def test_resolve_is_one_get_whose_bytes_are_hashed_and_kept(closing: list[RegistryStore]) -> None:
     image = tiny_image()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.method == "HEAD":
-            return httpx.Response(200, headers={"Content-Type": mt.OCI_MANIFEST})
-        return httpx.Response(200, headers={"Content-Type": mt.OCI_MANIFEST}, content=image.manifest.data)
-
-    store, rec = make_store(handler)
+    store, rec = make_store(
+        lambda r: httpx.Response(200, headers={"Content-Type": mt.OCI_MANIFEST}, content=image.manifest.data)
+    )
     closing.append(store)
     assert store.resolve("v1") == image.manifest.descriptor()
-    assert rec.methods() == ["HEAD", "GET"]
+    assert rec.methods() == ["GET"]  # no HEAD: its claim alone is never the answer
     assert rec.requests[0].headers["Accept"] == mt.MANIFEST_ACCEPT
+    # The manifest the resolve read is kept by digest: the usual follow-up costs nothing.
+    assert store.get_manifest(str(image.manifest.digest)).data == image.manifest.data
+    assert rec.methods() == ["GET"]
 
 
 # -- pagination --------------------------------------------------------------------------------

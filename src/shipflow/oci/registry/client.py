@@ -9,11 +9,15 @@
   Every https request (also a redirect from a plain-HTTP registry) is verified, with one
   CA context shared by the whole process (:mod:`shipflow.oci.registry.tls`).
   ``docker.io`` is served from ``registry-1.docker.io``.
-* **Timeouts** are finite (connect and read, from :class:`RegistryConfig`).
+* **Timeouts** are finite (connect and read, from :class:`RegistryConfig`), and every
+  operation has an overall deadline enforced at the socket (:mod:`.deadline`): a fixed
+  ``config.timeout`` (30 s) for a request and its answer, retries and waits included, and a
+  minimum-progress rule for blob bodies.
 * **Retries** (:meth:`RegistryClient.send`): only requests the caller marks idempotent
   (GET, HEAD, manifest PUT — identical content, identical result) are retried, on connection
   errors, timeouts and 429/502/503/504, with jittered exponential backoff; ``Retry-After``
-  (seconds or an HTTP date) is honoured up to ``retry_after_cap``. Other 4xx never retry.
+  (seconds or an HTTP date) is honoured up to ``retry_after_cap``; no retry is made that
+  would not fit in the operation's deadline. Other 4xx never retry.
   POST and PATCH are sent exactly once: a failed upload is restarted as a whole by the uploader.
 * **Errors.** 401/403 → :class:`AuthError` with a hint about credentials; 404 → the caller's
   not-found error (``MANIFEST_UNKNOWN``/``BLOB_UNKNOWN``/``NAME_UNKNOWN`` decide when known);
@@ -35,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -53,6 +57,7 @@ from shipflow.oci.reference import DOCKER_HUB, DOCKER_HUB_API
 from shipflow.oci.registry.auth import SCOPES, RegistryAuth, credentials_hint
 from shipflow.oci.registry.config import RegistryConfig, normalize_host
 from shipflow.oci.registry.credentials import Credentials, resolve_credentials
+from shipflow.oci.registry.deadline import Budget, BudgetedStream, Deadline, Progress, budget_scope, install
 from shipflow.oci.registry.tls import verifying_context
 
 log = logging.getLogger(__name__)
@@ -110,6 +115,8 @@ class RegistryClient:
             # https handshake, so plain-HTTP registries never pay for them (see tls.py).
             verify=verifying_context(self.config.ca_bundle),
         )
+        if transport is None and install(self.http) == 0:
+            log.warning("httpx internals changed: registry requests have per-read timeouts only")
         log.debug(
             "registry client for %s at %s (%s credentials)",
             self.registry,
@@ -167,13 +174,20 @@ class RegistryClient:
         content: bytes | Iterable[bytes] | None = None,
         params: Mapping[str, str] | None = None,
         stream: bool = False,
+        budget: Budget | None = None,
+        body_budget: Budget | None = None,
     ) -> httpx.Response:
         """Send one request, retrying per the module docstring; return any HTTP response.
 
-        Status handling beyond retries is the caller's (see :meth:`error_for`). With
-        ``stream=True`` the caller must close the response.
+        ``budget`` bounds the whole exchange, every attempt and backoff wait included
+        (default: a :class:`Deadline` of ``config.timeout``); a retry that would not fit in
+        what is left is not made. ``body_budget`` bounds the reading of a streamed body
+        (default: ``budget``; a blob passes a :class:`Progress` rule). Status handling beyond
+        retries is the caller's (see :meth:`error_for`). With ``stream=True`` the caller must
+        close the response.
         """
         attempts = self.config.max_attempts if idempotent else 1
+        budget = budget if budget is not None else self.deadline()
         scope_tuple = tuple(scopes)
         for attempt in range(1, attempts + 1):
             request = self.http.build_request(
@@ -181,19 +195,15 @@ class RegistryClient:
             )
             shown = redact.sanitize_url(str(request.url))
             try:
-                response = self.http.send(request, stream=stream)
+                with budget_scope(budget):
+                    response = self.http.send(request, stream=stream)
             except httpx.TimeoutException as exc:
-                if attempt < attempts:
+                if attempt < attempts and self.backoff(attempt, None, budget):
                     log.debug("%s %s timed out (attempt %d/%d)", method, shown, attempt, attempts)
-                    self.backoff(attempt, None)
                     continue
-                raise TransportError(
-                    f"{what}: {self.registry} did not answer in time ({type(exc).__name__})",
-                    hint="the registry or network is slow or down; try again, or raise "
-                    "SHIPFLOW_REGISTRY_READ_TIMEOUT",
-                ) from exc
+                raise self._timeout_error(what, exc, budget) from exc
             except httpx.TransportError as exc:
-                if attempt < attempts:
+                if attempt < attempts and self.backoff(attempt, None, budget):
                     log.debug(
                         "%s %s failed: %s (attempt %d/%d)",
                         method,
@@ -202,7 +212,6 @@ class RegistryClient:
                         attempt,
                         attempts,
                     )
-                    self.backoff(attempt, None)
                     continue
                 raise self._transport_error(what, exc) from exc
             except httpx.TooManyRedirects as exc:
@@ -211,28 +220,72 @@ class RegistryClient:
                 raise self._transport_error(what, exc) from exc
             except RegistryError as exc:
                 # From the token service inside the auth flow.
-                if exc.status in RETRY_STATUSES and not isinstance(exc, AuthError) and attempt < attempts:
-                    self.backoff(attempt, None)
+                if (
+                    exc.status in RETRY_STATUSES
+                    and not isinstance(exc, AuthError)
+                    and attempt < attempts
+                    and self.backoff(attempt, None, budget)
+                ):
                     continue
                 raise
             log.debug("%s %s -> %d (attempt %d/%d)", method, shown, response.status_code, attempt, attempts)
             if response.status_code in RETRY_STATUSES and attempt < attempts:
-                delay = retry_after_seconds(response.headers.get("retry-after"))
-                response.close()
-                self.backoff(attempt, delay)
-                continue
+                delay = self._delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
+                if delay < budget.remaining():
+                    response.close()
+                    log.debug("retrying %s in %.2fs", self.registry, delay)
+                    self._sleep(delay)
+                    continue
+                log.debug("no time left to retry %s %s after %.2fs; giving up", method, shown, delay)
+            if stream:
+                reading = body_budget if body_budget is not None else budget
+                if isinstance(reading, Progress):
+                    reading.restart()
+                response.stream = BudgetedStream(cast(httpx.SyncByteStream, response.stream), reading)
             return response
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def backoff(self, attempt: int, retry_after: float | None = None) -> None:
-        """Sleep before attempt ``attempt + 1``: Retry-After if given (capped), else jittered."""
-        if retry_after is not None:
-            delay = min(retry_after, self.config.retry_after_cap)
-        else:
-            ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
-            delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    def deadline(self) -> Deadline:
+        """A fresh :class:`Deadline` of ``config.timeout`` for one operation."""
+        return Deadline(self.config.timeout)
+
+    def progress(self) -> Progress:
+        """A fresh :class:`Progress` rule for one blob transfer (``config.min_rate``)."""
+        return Progress(self.config.timeout, self.config.min_rate)
+
+    def backoff(self, attempt: int, retry_after: float | None = None, budget: Budget | None = None) -> bool:
+        """Sleep before attempt ``attempt + 1``: Retry-After if given (capped), else jittered.
+
+        With a ``budget``, a wait that would not leave time for another attempt is not made:
+        False is returned and the caller gives up.
+        """
+        delay = self._delay(attempt, retry_after)
+        if budget is not None and delay >= budget.remaining():
+            log.debug("no time left in %s for a retry after %.2fs", budget.describe(), delay)
+            return False
         log.debug("retrying %s in %.2fs", self.registry, delay)
         self._sleep(delay)
+        return True
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.config.retry_after_cap)
+        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2.0 ** (attempt - 1))
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+    def _timeout_error(self, what: str, exc: Exception, budget: Budget) -> TransportError:
+        if budget.tripped:
+            return TransportError(
+                f"{what}: {self.registry} did not answer in time (gave up after {budget.describe()}, "
+                "retries included)",
+                hint="the registry is down, unreachable or too slow; try again later, or allow more "
+                "time with --timeout / SHIPFLOW_REGISTRY_TIMEOUT",
+            )
+        return TransportError(
+            f"{what}: {self.registry} did not answer in time ({type(exc).__name__})",
+            hint="the registry or network is slow or down; try again, or raise "
+            "SHIPFLOW_REGISTRY_READ_TIMEOUT / SHIPFLOW_REGISTRY_TIMEOUT",
+        )
 
     def _transport_error(self, what: str, exc: Exception) -> TransportError:
         detail = redact.redact(str(exc)) or type(exc).__name__
@@ -259,10 +312,25 @@ class RegistryClient:
         *,
         what: str,
         not_found: type[NotFound] | None = None,
+        expected: str | None = None,
     ) -> ShipflowError:
-        """The shipflow error for a failed response (the body is read, capped, and closed)."""
+        """The shipflow error for a failed response (the body is read, capped, and closed).
+
+        ``expected`` names the answer the distribution spec gives (``"202 Accepted"``): a
+        success or redirect status that is not it is reported as such, since a server that
+        answers ``200`` to everything is not a registry that did the work.
+        """
         codes, summary = error_summary(response)
         status = response.status_code
+        if status < 400:
+            return RegistryError(
+                f"{what}: {self.registry} answered {status} {response.reason_phrase}"
+                + (f" where a registry answers {expected}" if expected else "")
+                + (f" ({summary})" if summary else ""),
+                status=status,
+                hint="this does not look like an OCI registry (a web server, login page or proxy "
+                "answering?); check the registry address. Nothing was confirmed done",
+            )
         if status in (401, 403):
             verb = "requires authentication" if status == 401 else "refused access"
             who = (

@@ -8,6 +8,11 @@ Environment variables read:
 
 =================================  ==========================================================
 ``SHIPFLOW_INSECURE_REGISTRIES``   comma list of hosts spoken to over plain HTTP
+``SHIPFLOW_REGISTRY_TIMEOUT``       seconds one registry operation may take, every retry and
+                                   wait included (default 30): a dead or silent registry is
+                                   given up on after this long
+``SHIPFLOW_REGISTRY_MIN_RATE``      bytes per second a blob transfer must average over every
+                                   ``TIMEOUT`` seconds (default 4096); faster ones never time out
 ``SHIPFLOW_REGISTRY_CONNECT_TIMEOUT`` seconds (default 10)
 ``SHIPFLOW_REGISTRY_READ_TIMEOUT``  seconds between bytes (default 60)
 ``SHIPFLOW_REGISTRY_MAX_ATTEMPTS``  attempts per idempotent request (default 4)
@@ -24,6 +29,7 @@ The object is frozen and hashable: :meth:`RegistryClient.shared` caches one clie
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +39,10 @@ from shipflow.errors import ConfigError
 
 DEFAULT_REGISTRY_URL = "ghcr.io"
 MIB = 1024 * 1024
+DEFAULT_TIMEOUT = 30.0
+"""Seconds one registry operation may take, retries included (see :mod:`.deadline`)."""
+DEFAULT_MIN_RATE = 4096
+"""Bytes per second a blob transfer must average over every ``timeout`` seconds."""
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -51,6 +61,13 @@ class RegistryConfig:
     """Extra CA bundle (PEM) to verify registry certificates with; None = system store."""
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
+    """Overall deadline of one registry operation (a request and its answer, every retry and
+    backoff wait included). A dead, silent or dripping registry fails within this time."""
+    min_rate: int = DEFAULT_MIN_RATE
+    """A blob transfer (download or upload body) must move at least ``min_rate * timeout``
+    bytes in every ``timeout`` seconds; however big the blob, a transfer that keeps this pace
+    never times out."""
     user_agent: str = "shipflow"
 
     # Retries
@@ -82,13 +99,18 @@ class RegistryConfig:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        for name in ("connect_timeout", "read_timeout"):
+        for name in ("connect_timeout", "read_timeout", "timeout"):
             value = getattr(self, name)
-            if not value > 0:
+            if not (value > 0 and math.isfinite(value)):
                 raise ConfigError(
                     f"{name} must be a positive number of seconds, got {value!r}",
                     hint="timeouts are finite on purpose; give e.g. 30",
                 )
+        if self.min_rate < 1:
+            raise ConfigError(
+                f"min_rate must be at least 1 byte per second, got {self.min_rate!r}",
+                hint="give e.g. 4096 (SHIPFLOW_REGISTRY_MIN_RATE)",
+            )
         if self.upload_chunk_size < 1 or self.monolithic_threshold < 0:
             raise ConfigError("upload sizes must be positive")
 
@@ -103,6 +125,8 @@ class RegistryConfig:
         credentials_host: str | None = None,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
+        timeout: float | None = None,
+        min_rate: int | None = None,
         max_attempts: int | None = None,
         docker_config: Path | None = None,
         ca_bundle: Path | None = None,
@@ -126,6 +150,12 @@ class RegistryConfig:
             read_timeout=read_timeout
             if read_timeout is not None
             else _env_float(env, "SHIPFLOW_REGISTRY_READ_TIMEOUT", 60.0),
+            timeout=timeout
+            if timeout is not None
+            else _env_float(env, "SHIPFLOW_REGISTRY_TIMEOUT", DEFAULT_TIMEOUT),
+            min_rate=min_rate
+            if min_rate is not None
+            else _env_int(env, "SHIPFLOW_REGISTRY_MIN_RATE", DEFAULT_MIN_RATE),
             max_attempts=max_attempts
             if max_attempts is not None
             else _env_int(env, "SHIPFLOW_REGISTRY_MAX_ATTEMPTS", 4),
@@ -208,8 +238,10 @@ def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number", hint=f"set {name} to seconds, e.g. 30") from None
-    if not value > 0:
-        raise ConfigError(f"{name}={raw!r} must be positive", hint=f"set {name} to seconds, e.g. 30")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(
+            f"{name}={raw!r} must be a positive, finite number", hint=f"set {name} to seconds, e.g. 30"
+        )
     return value
 
 

@@ -24,6 +24,7 @@ from shipflow.errors import IntegrityError, RegistryError, TransportError
 from shipflow.oci.blobstream import StreamHasher
 from shipflow.oci.digest import Digest
 from shipflow.oci.registry.client import RegistryClient
+from shipflow.oci.registry.deadline import Progress
 from shipflow.oci.store import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class BlobDownload:
         *,
         what: str,
         scopes: tuple[str, ...],
+        size: int | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self._client = client
         self._path = path
@@ -50,8 +53,17 @@ class BlobDownload:
         self._response = response
         self._what = what
         self._scopes = scopes
+        self._progress = progress if progress is not None else client.progress()
         length = response.headers.get("content-length")
-        self.expected: int | None = int(length) if length and length.isdigit() else None
+        announced = int(length) if length and length.isdigit() else None
+        if size is not None and announced is not None and announced != size:
+            response.close()
+            raise IntegrityError(
+                f"{what}: the registry announces {announced} bytes, but the blob's descriptor says {size}",
+                hint="the registry or something between serves the wrong content; do not trust it",
+            )
+        self.expected: int | None = size if size is not None else announced
+        """The length the body must have: the descriptor's size, else the Content-Length."""
 
     def close(self) -> None:
         self._response.close()
@@ -97,11 +109,15 @@ class BlobDownload:
                         piece, skip = piece[dropped:], skip - dropped
                         if not piece:
                             continue
+                    if self.expected is not None and received + gathered.pending + len(piece) > self.expected:
+                        raise self._too_long()
                     for chunk in gathered.add(piece):
                         hasher.update(chunk)
                         received += len(chunk)
                         yield chunk
             except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if self._progress.tripped:
+                    raise self._too_slow(received + gathered.pending) from exc
                 failure = exc
             if failure is None and (chunk := gathered.rest()):
                 hasher.update(chunk)
@@ -135,6 +151,7 @@ class BlobDownload:
             idempotent=True,
             what=self._what,
             stream=True,
+            body_budget=self._progress,
         )
         if response.status_code == 200:
             return response, offset  # Range ignored: the whole body again, skip what we have
@@ -148,6 +165,22 @@ class BlobDownload:
                 f"Content-Range {response.headers.get('content-range')!r}",
             )
         return response, 0
+
+    def _too_long(self) -> IntegrityError:
+        return IntegrityError(
+            f"{self._what}: the registry sent more than the {self.expected} bytes of the blob",
+            hint="the registry or something between serves the wrong content; do not trust it",
+        )
+
+    def _too_slow(self, received: int) -> TransportError:
+        progress = self._progress
+        return TransportError(
+            f"{self._what}: the transfer stalled after {received} bytes: less than {progress.quantum} bytes "
+            f"arrived in {progress.window:g} s (the minimum is {progress.describe()})",
+            hint="the registry or the link is too slow or stuck; try again, or allow a slower link with "
+            "SHIPFLOW_REGISTRY_MIN_RATE (bytes/s) or a longer window with --timeout / "
+            "SHIPFLOW_REGISTRY_TIMEOUT",
+        )
 
     def _broken(self, received: int, failure: Exception | None) -> TransportError:
         if isinstance(failure, httpx.TimeoutException):
@@ -194,6 +227,11 @@ class _Gatherer:
         if piece:
             self._pieces.append(piece)
             self._length += len(piece)
+
+    @property
+    def pending(self) -> int:
+        """Bytes gathered and not yet handed on."""
+        return self._length
 
     def rest(self) -> bytes:
         """What is left (shorter than a chunk), and forget it."""

@@ -23,6 +23,8 @@ A repository that does not exist has no tags: ``list_tags`` answers ``[]`` for
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -46,7 +48,7 @@ from shipflow.oci.reference import validate_tag
 from shipflow.oci.referrers import fallback_tag, list_referrers, merge_referrer, referrer_descriptor
 from shipflow.oci.registry.client import RegistryClient
 from shipflow.oci.registry.download import BlobDownload
-from shipflow.oci.registry.upload import BlobUploader, pull_scope, push_scope
+from shipflow.oci.registry.upload import BlobUploader, blob_exists, pull_scope, push_scope
 from shipflow.oci.store import Store
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,10 @@ log = logging.getLogger(__name__)
 _TAGS_PAGE = 1000
 _MAX_PAGES = 10_000
 _REFERRER_WRITE_ROUNDS = 3
+# Verified manifests kept per repository, by digest (a copy or inspect reads each once).
+_MANIFEST_CACHE = 64
+# Content types that say nothing about the body: the body's own mediaType (or shape) decides.
+_UNTYPED = frozenset({"", "application/json", "application/octet-stream", "text/plain"})
 
 
 class RegistryStore:
@@ -65,6 +71,8 @@ class RegistryStore:
         self._pull = (pull_scope(repository),)
         self._push = (push_scope(repository),)
         self._uploader = BlobUploader(client, repository)
+        self._manifests: OrderedDict[Digest, ManifestBytes] = OrderedDict()
+        self._manifests_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -76,32 +84,15 @@ class RegistryStore:
     # -- manifests ---------------------------------------------------------------------------
 
     def resolve(self, tag_or_digest: str) -> Descriptor:
-        digest = _parse_identifier(tag_or_digest)
-        what = f"resolve {self.name}{_sep(tag_or_digest)}{tag_or_digest}"
-        response = self.client.send(
-            "HEAD",
-            self._manifest_path(tag_or_digest),
-            headers={"Accept": mt.MANIFEST_ACCEPT},
-            scopes=self._pull,
-            idempotent=True,
-            what=what,
-        )
-        if response.status_code != 200:
-            raise self.client.error_for(response, what=what, not_found=ManifestNotFound)
-        response.close()
-        claimed = response.headers.get("docker-content-digest")
-        media_type = _content_type(response)
-        length = response.headers.get("content-length")
-        if claimed and media_type in mt.MANIFESTS and length and length.isdigit():
-            found = _parse_claimed(claimed, what)
-            if digest is not None and found != digest:
-                raise IntegrityError(f"{what}: the registry answered for {found}, not {digest}")
-            return Descriptor(media_type=media_type, digest=found, size=int(length))
-        # HEAD without a digest (some registries): fetch and hash the manifest instead.
+        # A GET, not a HEAD: the digest returned is one of bytes hashed here, never only the
+        # registry's Docker-Content-Digest claim. The manifest is kept (by digest), so the
+        # get_manifest that usually follows costs no second request.
         return self.get_manifest(tag_or_digest).descriptor()
 
     def get_manifest(self, tag_or_digest: str) -> ManifestBytes:
         digest = _parse_identifier(tag_or_digest)
+        if digest is not None and (cached := self._cached(digest)) is not None:
+            return cached
         what = f"get manifest {self.name}{_sep(tag_or_digest)}{tag_or_digest}"
         data, content_type, claimed = self._read_capped(
             self._manifest_path(tag_or_digest), what=what, accept=mt.MANIFEST_ACCEPT
@@ -122,7 +113,9 @@ class RegistryStore:
                     f"{what}: the manifest's bytes hash to {digest}, but the registry says {claimed}",
                     hint="the registry or something between is corrupting content; do not trust it",
                 )
-        return ManifestBytes(data, detect_media_type(data, content_type), digest)
+        manifest = ManifestBytes(data, _manifest_media_type(data, content_type, what, self.client), digest)
+        self._remember(manifest)
+        return manifest
 
     def put_manifest(self, manifest: ManifestBytes, *, tag: str | None = None) -> Digest:
         if tag is not None:
@@ -138,15 +131,22 @@ class RegistryStore:
             idempotent=True,  # the same bytes under the same name: repeating it changes nothing
             what=what,
         )
-        if response.status_code not in (200, 201, 202, 204):
-            raise self.client.error_for(response, what=what)
-        response.close()
-        echoed = response.headers.get("docker-content-digest")
+        echoed = (response.headers.get("docker-content-digest") or "").strip()
         if echoed and echoed.startswith(f"{manifest.digest.algorithm}:") and echoed != str(manifest.digest):
+            response.close()
             raise IntegrityError(
                 f"{what}: the registry stored the manifest as {echoed}, not {manifest.digest}",
                 hint="the registry rewrote the manifest; it cannot hold signed images",
             )
+        # The spec's answer is 201 Created. Another success code is believed only when it names
+        # the manifest we sent (a web server answering 200 to everything stored nothing).
+        confirmed = response.status_code == 201 or (
+            response.status_code in (200, 202, 204) and echoed == str(manifest.digest)
+        )
+        if not confirmed:
+            raise self.client.error_for(response, what=what, expected="201 Created")
+        response.close()
+        self._remember(manifest)
         if response.headers.get("oci-subject"):
             self.client.referrers_api = True
         return manifest.digest
@@ -190,26 +190,14 @@ class RegistryStore:
 
     # -- blobs -------------------------------------------------------------------------------
 
-    def has_blob(self, digest: Digest) -> bool:
-        return self._blob_exists(digest, self._pull)
-
-    def _blob_exists(self, digest: Digest, scopes: tuple[str, ...]) -> bool:
-        what = f"check blob {digest.short} in {self.name}"
-        response = self.client.send(
-            "HEAD", self._blob_path(digest), scopes=scopes, idempotent=True, what=what
-        )
-        if response.status_code == 200:
-            response.close()
-            return True
-        if response.status_code == 404:
-            response.close()
-            return False
-        raise self.client.error_for(response, what=what)
+    def has_blob(self, digest: Digest, size: int | None = None) -> bool:
+        return blob_exists(self.client, self.repository, digest, size, self._pull)
 
     @contextmanager
-    def open_blob(self, digest: Digest) -> Iterator[Iterator[bytes]]:
+    def open_blob(self, digest: Digest, size: int | None = None) -> Iterator[Iterator[bytes]]:
         what = f"get blob {digest.short} from {self.name}"
         path = self._blob_path(digest)
+        progress = self.client.progress()
         response = self.client.send(
             "GET",
             path,
@@ -220,10 +208,13 @@ class RegistryStore:
             idempotent=True,
             what=what,
             stream=True,
+            body_budget=progress,
         )
         if response.status_code != 200:
-            raise self.client.error_for(response, what=what, not_found=BlobNotFound)
-        download = BlobDownload(self.client, path, digest, response, what=what, scopes=self._pull)
+            raise self.client.error_for(response, what=what, not_found=BlobNotFound, expected="200 OK")
+        download = BlobDownload(
+            self.client, path, digest, response, what=what, scopes=self._pull, size=size, progress=progress
+        )
         chunks = VerifiedChunks(download.chunks(), digest)
         try:
             yield chunks
@@ -233,7 +224,7 @@ class RegistryStore:
 
     def put_blob(self, digest: Digest, size: int, chunks: Iterable[bytes]) -> None:
         # Asked with the push scope: one token then serves the check and the upload.
-        if self._blob_exists(digest, self._push):
+        if blob_exists(self.client, self.repository, digest, size, self._push):
             return
         self._uploader.upload(digest, size, chunks)
 
@@ -332,6 +323,18 @@ class RegistryStore:
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def _cached(self, digest: Digest) -> ManifestBytes | None:
+        with self._manifests_lock:
+            return self._manifests.get(digest)
+
+    def _remember(self, manifest: ManifestBytes) -> None:
+        """Keep a verified manifest by digest (content-addressed: it cannot go stale)."""
+        with self._manifests_lock:
+            self._manifests[manifest.digest] = manifest
+            self._manifests.move_to_end(manifest.digest)
+            while len(self._manifests) > _MANIFEST_CACHE:
+                self._manifests.popitem(last=False)
+
     def _manifest_path(self, reference: str) -> str:
         return f"/v2/{self.repository}/manifests/{reference}"
 
@@ -344,6 +347,7 @@ class RegistryStore:
         A body cut off mid-way is read again (the request is idempotent) before giving up.
         """
         attempts = self.client.config.max_attempts
+        deadline = self.client.deadline()  # one for every attempt: the re-reads are retries
         for attempt in range(1, attempts + 1):
             response = self.client.send(
                 "GET",
@@ -353,15 +357,17 @@ class RegistryStore:
                 idempotent=True,
                 what=what,
                 stream=True,
+                budget=deadline,
             )
             if response.status_code != 200:
-                raise self.client.error_for(response, what=what, not_found=ManifestNotFound)
+                raise self.client.error_for(
+                    response, what=what, not_found=ManifestNotFound, expected="200 OK"
+                )
             try:
                 data = _read_body_capped(response, what)
             except TransportError:
-                if attempt == attempts:
+                if attempt == attempts or not self.client.backoff(attempt, None, deadline):
                     raise
-                self.client.backoff(attempt)
                 continue
             return data, _content_type(response) or None, response.headers.get("docker-content-digest")
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -429,6 +435,24 @@ def _parse_claimed(claimed: str, what: str) -> Digest:
     except DigestError as exc:
         raise RegistryError(
             f"{what}: the registry sent a malformed Docker-Content-Digest {claimed!r}"
+        ) from exc
+
+
+def _manifest_media_type(data: bytes, content_type: str | None, what: str, client: RegistryClient) -> str:
+    """The media type of a manifest the registry sent, refusing an answer that is not one."""
+    declared = content_type or ""
+    if declared not in mt.MANIFESTS and declared not in _UNTYPED:
+        raise ManifestError(
+            f"{what}: {client.registry} answered with {declared!r}, not a manifest",
+            hint="this does not look like an OCI registry (a web server, login page or proxy answering?); "
+            "check the registry address",
+        )
+    try:
+        return detect_media_type(data, declared or None)
+    except ManifestError as exc:
+        raise ManifestError(
+            f"{what}: {client.registry} sent something that is not a manifest: {exc.message}",
+            hint=exc.hint or "check the registry address and the image reference",
         ) from exc
 
 

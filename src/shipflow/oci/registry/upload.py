@@ -41,6 +41,7 @@ from shipflow.errors import IntegrityError, RegistryError, ShipflowError, Transp
 from shipflow.oci.blobstream import StreamHasher, verified_by_source
 from shipflow.oci.digest import Digest
 from shipflow.oci.registry.client import RETRY_STATUSES, RegistryClient, retry_after_seconds
+from shipflow.oci.registry.deadline import Budget
 from shipflow.redact import sanitize_url
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,13 @@ class BlobUploader:
             what=what,
         )
         if response.status_code == 201:
+            echoed = (response.headers.get("docker-content-digest") or "").strip()
             response.close()
+            if echoed and echoed.startswith(f"{digest.algorithm}:") and echoed != str(digest):
+                raise IntegrityError(
+                    f"{what}: the registry answered the mount with {echoed}, not {digest}",
+                    hint="the registry or something between is rewriting answers; do not trust it",
+                )
             log.debug("mounted %s from %s into %s", digest.short, from_repository, self.repository)
             return True
         if response.status_code == 202:
@@ -98,7 +105,9 @@ class BlobUploader:
                 self._cancel(location)
             log.debug("registry declined to mount %s from %s; uploading", digest.short, from_repository)
             return False
-        raise self.client.error_for(response, what=what)
+        raise self.client.error_for(
+            response, what=what, expected="201 Created (mounted) or 202 Accepted (not mounted)"
+        )
 
     # -- monolithic --------------------------------------------------------------------------
 
@@ -108,7 +117,7 @@ class BlobUploader:
         for attempt in range(1, attempts + 1):
             try:
                 location = self._start(what)
-                self._complete(location, digest, what, content=data)
+                self._complete(location, digest, what, content=data, budget=self.client.progress())
                 return
             except (TransportError, RegistryError) as exc:
                 if not _restartable(exc) or attempt == attempts:
@@ -117,7 +126,7 @@ class BlobUploader:
                     "upload of %s failed (%s); restarting it (%d/%d)", digest.short, exc, attempt, attempts
                 )
                 self.client.backoff(attempt, exc.retry_after if isinstance(exc, _RefusedForNow) else None)
-                if self._exists(digest):
+                if blob_exists(self.client, self.repository, digest, size, self._scopes):
                     return
 
     # -- chunked -----------------------------------------------------------------------------
@@ -128,6 +137,7 @@ class BlobUploader:
         source = _Reader(iter(chunks), digest, size=size, verified=verified)
         chunk_size = self.client.config.upload_chunk_size
         offset = 0
+        progress = self.client.progress()  # the body must keep moving, however big the blob
         try:
             while offset < size:
                 length = min(chunk_size, size - offset)
@@ -143,15 +153,16 @@ class BlobUploader:
                     scopes=self._scopes,
                     idempotent=False,
                     what=what,
+                    budget=progress,
                 )
                 if response.status_code != 202:
-                    raise self.client.error_for(response, what=what)
+                    raise self.client.error_for(response, what=what, expected="202 Accepted")
                 location = response.headers.get("location") or location
                 _check_range(response.headers.get("range"), offset + length, what)
                 response.close()
                 offset += length
             source.finish(size)
-            self._complete(location, digest, what, content=None)
+            self._complete(location, digest, what, content=None, budget=None)
         except Exception:
             self._cancel(location)
             raise
@@ -178,14 +189,16 @@ class BlobUploader:
             "POST", f"/v2/{self.repository}/blobs/uploads/", scopes=self._scopes, idempotent=False, what=what
         )
         if response.status_code != 202:
-            raise self._failure(response, what)
+            raise self._failure(response, what, expected="202 Accepted")
         location = response.headers.get("location")
         response.close()
         if not location:
             raise RegistryError(f"{what}: the registry started an upload without a Location", status=202)
         return str(location)
 
-    def _complete(self, location: str, digest: Digest, what: str, *, content: bytes | None) -> None:
+    def _complete(
+        self, location: str, digest: Digest, what: str, *, content: bytes | None, budget: Budget | None
+    ) -> None:
         response = self.client.send(
             "PUT",
             with_query(location, digest=str(digest)),
@@ -194,21 +207,24 @@ class BlobUploader:
             scopes=self._scopes,
             idempotent=False,
             what=what,
+            budget=budget,
         )
-        if response.status_code not in (201, 204):
-            raise self._failure(response, what)
-        echoed = response.headers.get("docker-content-digest")
-        response.close()
-        if echoed and echoed != str(digest):
+        echoed = (response.headers.get("docker-content-digest") or "").strip()
+        if echoed and echoed.startswith(f"{digest.algorithm}:") and echoed != str(digest):
+            response.close()
             raise IntegrityError(
                 f"{what}: the registry stored the blob as {echoed}, not {digest}",
                 hint="the registry rewrote the content; do not use this registry for signed images",
             )
+        # 201 Created is the spec's answer; another success only counts if it names our blob.
+        if response.status_code != 201 and not (response.status_code in (200, 204) and echoed == str(digest)):
+            raise self._failure(response, what, expected="201 Created")
+        response.close()
 
-    def _failure(self, response: httpx.Response, what: str) -> ShipflowError:
+    def _failure(self, response: httpx.Response, what: str, *, expected: str) -> ShipflowError:
         """The error for a failed upload step; 429/502/503/504 say when to start over."""
         delay = retry_after_seconds(response.headers.get("retry-after"))
-        error = self.client.error_for(response, what=what)
+        error = self.client.error_for(response, what=what, expected=expected)
         if isinstance(error, RegistryError) and error.status in RETRY_STATUSES:
             return _RefusedForNow(error.message, status=error.status, hint=error.hint, retry_after=delay)
         return error
@@ -223,16 +239,44 @@ class BlobUploader:
         except (TransportError, RegistryError) as exc:
             log.debug("could not cancel upload %s: %s", sanitize_url(self.client.url(location)), exc)
 
-    def _exists(self, digest: Digest) -> bool:
-        response = self.client.send(
-            "HEAD",
-            f"/v2/{self.repository}/blobs/{digest}",
-            scopes=self._scopes,
-            idempotent=True,
-            what="check blob",
-        )
+
+def blob_exists(
+    client: RegistryClient, repository: str, digest: Digest, size: int | None, scopes: tuple[str, ...]
+) -> bool:
+    """Whether the repository holds the blob, by a ``HEAD`` whose answer proves it.
+
+    Only a ``200`` counts, and only with proof: a ``Content-Length`` equal to ``size`` (when the
+    size is known), else a ``Docker-Content-Digest`` naming the blob. A ``Docker-Content-Digest``
+    naming another blob is an :class:`IntegrityError`. A ``200`` without proof (a web server
+    answering every path) is taken as "not there", so the blob is uploaded, where a server
+    that is not a registry fails loudly.
+    """
+    what = f"check blob {digest.short} in {client.registry}/{repository}"
+    path = f"/v2/{repository}/blobs/{digest}"
+    response = client.send("HEAD", path, scopes=scopes, idempotent=True, what=what)
+    if response.status_code == 404:
         response.close()
-        return response.status_code == 200
+        return False
+    if response.status_code != 200:
+        raise client.error_for(response, what=what, expected="200 OK or 404 Not Found")
+    response.close()
+    claimed = (response.headers.get("docker-content-digest") or "").strip()
+    if claimed and claimed.startswith(f"{digest.algorithm}:") and claimed != str(digest):
+        raise IntegrityError(
+            f"{what}: the registry answered for {claimed}",
+            hint="the registry or something between is rewriting answers; do not trust it",
+        )
+    length = (response.headers.get("content-length") or "").strip()
+    # With the descriptor's size, the length must match it; without, the digest header must.
+    proven = (length.isdigit() and int(length) == size) if size is not None else claimed == str(digest)
+    if not proven:
+        log.debug(
+            "%s: 200 without proof (Content-Length %r, Docker-Content-Digest %r); taken as absent",
+            what,
+            length,
+            claimed,
+        )
+    return proven
 
 
 def with_query(location: str, **params: str) -> str:
@@ -345,4 +389,4 @@ class _Reader:
             self._hasher.close()
 
 
-__all__ = ["BlobUploader", "pull_scope", "push_scope", "with_query"]
+__all__ = ["BlobUploader", "blob_exists", "pull_scope", "push_scope", "with_query"]
