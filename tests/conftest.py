@@ -23,6 +23,7 @@ pytest_plugins = [
     "fixtures.peers",
     "fixtures.images",
     "fixtures.faults",
+    "fixtures.hostile",
     "fixtures.tokenserver",
     "fixtures.canary_services",
     "fixtures.postgres",

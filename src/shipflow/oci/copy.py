@@ -261,7 +261,7 @@ def _copy_blobs(
     def settle(blob: Descriptor) -> Descriptor | None:
         if dst.has_blob(blob.digest, blob.size):
             outcome = BlobOutcome.SKIPPED
-        elif dst.mount_blob(blob.digest, src):
+        elif dst.mount_blob(blob.digest, src, blob.size):
             outcome = BlobOutcome.MOUNTED
         else:
             return blob

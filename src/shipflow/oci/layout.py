@@ -267,14 +267,14 @@ class LayoutStore:
                 raise ManifestNotFound(f"tag {tag!r} is not in {self.name}", hint=self._tags_hint(index))
             self._write_index(index)
 
-    def mount_blob(self, digest: Digest, source: Store) -> bool:
+    def mount_blob(self, digest: Digest, source: Store, size: int | None = None) -> bool:
         if not isinstance(source, LayoutStore):
             return False
-        if self.has_blob(digest):
+        if self.has_blob(digest, size):
             return True
         origin = source._blob_path(digest)
-        if not source.has_blob(digest):  # absent, or not a regular file: copy (and refuse) via open_blob
-            return False
+        if not source.has_blob(digest, size):  # absent, not a regular file, or another size:
+            return False  # the copy then reads it with open_blob, which says which
         # Same filesystem: a hard link shares the (immutable) file without copying bytes; it
         # is still hashed before it becomes visible here, and a corrupt one is blamed on the
         # source it came from.

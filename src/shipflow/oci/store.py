@@ -78,9 +78,10 @@ class Store(Protocol):
         """Write a blob from a stream; verify digest and size before it becomes visible."""
         ...
 
-    def mount_blob(self, digest: Digest, source: Store) -> bool:
+    def mount_blob(self, digest: Digest, source: Store, size: int | None = None) -> bool:
         """Make ``digest`` available by reference to ``source`` without moving bytes, if the
-        backend can (same registry, cross-repository mount). Return False if not possible."""
+        backend can (same registry, cross-repository mount). Return False if not possible.
+        With ``size`` (the descriptor's), a blob of another size is not taken."""
         ...
 
     def referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:

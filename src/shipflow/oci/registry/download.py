@@ -54,6 +54,13 @@ class BlobDownload:
         self._what = what
         self._scopes = scopes
         self._progress = progress if progress is not None else client.progress()
+        claimed = (response.headers.get("docker-content-digest") or "").strip()
+        if claimed and claimed.startswith(f"{digest.algorithm}:") and claimed != str(digest):
+            response.close()
+            raise IntegrityError(
+                f"{what}: the registry says the blob it sends is {claimed}",
+                hint="the registry or something between serves the wrong content; do not trust it",
+            )
         length = response.headers.get("content-length")
         announced = int(length) if length and length.isdigit() else None
         if size is not None and announced is not None and announced != size:

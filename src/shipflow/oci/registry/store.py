@@ -104,6 +104,13 @@ class RegistryStore:
                     f"{what}: the registry sent bytes that do not match the digest",
                     hint="the registry or something between is corrupting content; do not trust it",
                 )
+            claimed = claimed.strip() if claimed else None
+            if claimed and claimed.startswith(f"{digest.algorithm}:") and claimed != str(digest):
+                # The bytes are right, but whatever answered misnames them: not to be trusted.
+                raise IntegrityError(
+                    f"{what}: the registry says the manifest is {claimed}",
+                    hint="the registry or something between is rewriting answers; do not trust it",
+                )
         else:
             claimed = claimed.strip() if claimed else None
             algorithm = _parse_claimed(claimed, what).algorithm if claimed else "sha256"
@@ -228,11 +235,11 @@ class RegistryStore:
             return
         self._uploader.upload(digest, size, chunks)
 
-    def mount_blob(self, digest: Digest, source: Store) -> bool:
+    def mount_blob(self, digest: Digest, source: Store, size: int | None = None) -> bool:
         if not isinstance(source, RegistryStore) or source.client.base_url != self.client.base_url:
             return False
         if source.repository == self.repository:
-            return self.has_blob(digest)
+            return self.has_blob(digest, size)
         return self._uploader.mount(digest, source.repository)
 
     # -- referrers ---------------------------------------------------------------------------
