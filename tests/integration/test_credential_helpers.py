@@ -27,8 +27,6 @@ from shipflow.oci.registry.config import RegistryConfig
 from shipflow.oci.registry.credentials import resolve_credentials
 from shipflow.oci.registry.store import RegistryStore
 
-pytestmark = pytest.mark.integration
-
 SENTINEL = "sentinel-helper-secret-7f3a9c"
 
 

@@ -18,8 +18,6 @@ from fixtures.faults import HTML_PAGE, LIE_DIGEST, Fault, FaultProxyFactory
 from fixtures.hostile import HostileFactory
 from fixtures.registry import Registry
 
-pytestmark = pytest.mark.integration
-
 
 def _push_blob(base: str, repo: str, data: bytes) -> str:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()

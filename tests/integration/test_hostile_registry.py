@@ -14,12 +14,8 @@ forever), never speeds.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -45,11 +41,8 @@ from shipflow.oci.reference import parse_reference
 from shipflow.oci.registry.client import RegistryClient
 from shipflow.oci.registry.config import RegistryConfig
 from shipflow.oci.registry.store import RegistryStore
+from support.random_image import OCI_MANIFEST, TAG, RandomImage, make_image, sha256
 
-pytestmark = pytest.mark.integration
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-TAG = "v1"
 # Small and fast: a 2 s operation deadline; blob bodies must move 4 KiB/s over every 2 s.
 QUICK = RegistryConfig(
     timeout=2.0,
@@ -68,56 +61,6 @@ def _fresh_clients() -> Iterator[None]:
     RegistryClient.close_shared()
 
 
-@dataclass(frozen=True)
-class Image:
-    layout: Path
-    digest: str
-    big: str  # a layer over the monolithic threshold (chunked upload)
-    small: str
-
-    @property
-    def ref(self) -> str:
-        return f"oci:{self.layout}:{TAG}"
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def make_image(path: Path) -> Image:
-    """A layout with one image of random layers (so nothing is at any destination yet)."""
-    blobs = path / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-
-    def put(data: bytes) -> dict[str, object]:
-        (blobs / _sha(data).split(":")[1]).write_bytes(data)
-        return {"digest": _sha(data), "size": len(data)}
-
-    big, small = put(os.urandom(300_000)), put(os.urandom(20_000))
-    config = put(json.dumps({"architecture": "amd64", "os": "linux"}).encode())
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
-            "layers": [
-                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **big},
-                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **small},
-            ],
-        }
-    ).encode()
-    root = put(manifest)
-    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    index = {
-        "schemaVersion": 2,
-        "manifests": [
-            {"mediaType": OCI_MANIFEST, **root, "annotations": {"org.opencontainers.image.ref.name": TAG}}
-        ],
-    }
-    (path / "index.json").write_text(json.dumps(index))
-    return Image(path, str(root["digest"]), str(big["digest"]), str(small["digest"]))
-
-
 def library_copy(src: str, dst: str, config: RegistryConfig = QUICK) -> str:
     src_ref, dst_ref = parse_reference(src), parse_reference(dst)
     source = open_store(src_ref, config=config)
@@ -131,10 +74,10 @@ def tag_state(registry: Registry, repo: str, tag: str = TAG) -> str | None:
     if response.status_code == 404:
         return None
     assert response.status_code == 200, response.text
-    return _sha(response.content)
+    return sha256(response.content)
 
 
-def seeded(registry: Registry, tmp_path: Path, repo: str) -> Image:
+def seeded(registry: Registry, tmp_path: Path, repo: str) -> RandomImage:
     image = make_image(tmp_path / "src")
     assert library_copy(image.ref, registry.ref(repo, TAG)) == image.digest
     RegistryClient.close_shared()

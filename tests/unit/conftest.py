@@ -26,6 +26,7 @@ SERVICE_FIXTURES = frozenset(
         "referrers_registry",
         "token_registry",
         "fault_proxy",
+        "hostile_server",
         "image_builder",
         "busybox_image",
         "multiarch_index",

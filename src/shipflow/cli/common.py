@@ -70,6 +70,7 @@ class RegistryOptions:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     credentials_host: str | None = None
+    timeout: float | None = None
 
     def config(self, *refs: Reference | str | None) -> RegistryConfig:
         """The RegistryConfig for a command that talks to the registries of ``refs``.
@@ -93,6 +94,7 @@ class RegistryOptions:
             username=self.username,
             password=self.password,
             credentials_host=credentials_host,
+            timeout=self.timeout,
         )
 
 
@@ -141,6 +143,16 @@ _REGISTRY_OPTIONS = [
         metavar="REGISTRY",
         help="The registry --username/--password are for, when a command names two.",
     ),
+    click.option(
+        "--timeout",
+        "timeout",
+        metavar="SECONDS",
+        type=click.FloatRange(min=0, min_open=True, max=86400),
+        help="Give up on a registry operation after SECONDS, retries included (default 30, or "
+        "SHIPFLOW_REGISTRY_TIMEOUT): a dead or silent registry fails within it. Blob transfers "
+        "run as long as they keep moving SHIPFLOW_REGISTRY_MIN_RATE bytes/s (default 4096) over "
+        "every such window.",
+    ),
 ]
 
 
@@ -157,6 +169,7 @@ def registry_options(func: F) -> F:
             password=kwargs.pop("password"),
             password_stdin=kwargs.pop("password_stdin"),
             credentials_host=kwargs.pop("credentials_host"),
+            timeout=kwargs.pop("timeout"),
         )
         return func(*args, **kwargs)
 
@@ -173,6 +186,7 @@ def _registry_options_from(
     password: str | None,
     password_stdin: bool,
     credentials_host: str | None,
+    timeout: float | None = None,
 ) -> RegistryOptions:
     if password is not None and password_stdin:
         raise UsageError(
@@ -195,6 +209,7 @@ def _registry_options_from(
         username=username,
         password=password,
         credentials_host=normalize_host(credentials_host) if credentials_host else None,
+        timeout=timeout,
     )
 
 

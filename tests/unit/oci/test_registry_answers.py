@@ -286,3 +286,58 @@ def test_a_misnamed_answer_by_digest_is_refused_even_with_the_right_bytes(make: 
     fine, _ = make(lambda r: httpx.Response(200, headers={"Docker-Content-Digest": sha512}, content=LAYER))
     with fine.open_blob(Digest.of(LAYER), len(LAYER)) as chunks:
         assert b"".join(chunks) == LAYER
+
+
+def test_answers_read_whole_are_capped(make: Make) -> None:
+    def endless(request: httpx.Request) -> httpx.Response:
+        def body() -> Iterator[bytes]:
+            while True:  # a tag list that never ends
+                yield b'{"tags": [' + b'"x",' * 16384
+
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, content=body())
+
+    store, _ = make(endless)
+    with pytest.raises(RegistryError, match="sent an answer over 16777216 bytes") as info:
+        store.list_tags()
+    assert info.value.exit_code == 3
+
+
+def test_a_token_answer_is_capped(make: Make) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+
+            def body() -> Iterator[bytes]:
+                while True:
+                    yield b"a" * 65536
+
+            return httpx.Response(200, content=body())
+        return httpx.Response(
+            401, headers={"WWW-Authenticate": 'Bearer realm="https://registry.test/token",service="s"'}
+        )
+
+    store, _ = make(handler)
+    with pytest.raises(RegistryError, match=r"token service .* an answer over"):
+        store.list_tags()
+
+
+def test_an_endless_challenge_body_is_capped(make: Make) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        def body() -> Iterator[bytes]:
+            while True:
+                yield b"<html>" * 10_000
+
+        return httpx.Response(
+            401, headers={"WWW-Authenticate": 'Basic realm="r"', "Content-Type": "text/html"}, content=body()
+        )
+
+    client = RegistryClient(
+        "registry.test",
+        RegistryConfig(max_attempts=1),
+        transport=httpx.MockTransport(handler),
+        credentials=Credentials("user", "pw-unit-test", source="explicit"),
+    )
+    try:
+        with pytest.raises(RegistryError, match="over 65536 bytes"):
+            RegistryStore(client, REPO).list_tags()
+    finally:
+        client.close()

@@ -28,6 +28,7 @@ then returns the 401 rather than resending an empty body.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -40,6 +41,7 @@ import httpx
 
 from shipflow.errors import AuthError, RegistryError
 from shipflow.oci.registry.credentials import Credentials
+from shipflow.oci.registry.deadline import AnswerTooLarge, cap_body
 from shipflow.redact import register_secret, sanitize_url
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ SCOPES = "shipflow.scopes"
 
 DEFAULT_TOKEN_LIFETIME = 60.0  # seconds; the token spec's default when expires_in is absent
 _EXPIRY_MARGIN = 10.0
+_TOKEN_ANSWER_LIMIT = 1024 * 1024
+_CHALLENGE_BODY_LIMIT = 64 * 1024
 
 _PARAM = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
 _SCHEME = re.compile(r"\s*,?\s*([A-Za-z][A-Za-z0-9_-]*)(?=\s|$|,)")
@@ -181,6 +185,8 @@ class RegistryAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
+        # httpx reads this 401's body before the retry below: never more than an error's worth.
+        cap_body(response, _CHALLENGE_BODY_LIMIT)
         challenges = parse_challenges(response.headers.get_list("www-authenticate"))
         bearer = next((c for c in challenges if c.scheme == "bearer"), None)
         basic = next((c for c in challenges if c.scheme == "basic"), None)
@@ -273,7 +279,15 @@ class RegistryAuth(httpx.Auth):
             token_request = httpx.Request("GET", realm, params=params, headers=headers)
         log.debug("fetching a token from %s for %s", sanitize_url(realm), " ".join(scopes) or "(no scope)")
         response = yield token_request
-        response.read()
+        cap_body(response, _TOKEN_ANSWER_LIMIT)  # a token answer is small: never read more
+        try:
+            body = response.read()
+        except AnswerTooLarge as exc:
+            response.close()
+            raise RegistryError(
+                f"the token service of {self.host} sent an answer over {_TOKEN_ANSWER_LIMIT} bytes",
+                hint="the registry's auth service is misbehaving; report it to its operator",
+            ) from exc
         if response.status_code in (401, 403):
             raise AuthError(
                 f"the token service of {self.host} refused the credentials "
@@ -289,7 +303,7 @@ class RegistryAuth(httpx.Auth):
                 hint="try again later; if it persists the registry's auth service is down",
             )
         try:
-            doc = response.json()
+            doc = json.loads(body)
             value = str(doc.get("token") or doc.get("access_token") or "")
             lifetime = float(doc.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
         except (ValueError, AttributeError, TypeError) as exc:

@@ -57,7 +57,15 @@ from shipflow.oci.reference import DOCKER_HUB, DOCKER_HUB_API
 from shipflow.oci.registry.auth import SCOPES, RegistryAuth, credentials_hint
 from shipflow.oci.registry.config import RegistryConfig, normalize_host
 from shipflow.oci.registry.credentials import Credentials, resolve_credentials
-from shipflow.oci.registry.deadline import Budget, BudgetedStream, Deadline, Progress, budget_scope, install
+from shipflow.oci.registry.deadline import (
+    AnswerTooLarge,
+    Budget,
+    BudgetedStream,
+    Deadline,
+    Progress,
+    budget_scope,
+    install,
+)
 from shipflow.oci.registry.tls import verifying_context
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,8 @@ redact.install()
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _ERROR_BODY_LIMIT = 64 * 1024
+ANSWER_LIMIT = 16 * 1024 * 1024
+"""Largest answer read whole (a tag list page, an upload's answer); blobs and manifests stream."""
 
 
 class RegistryClient:
@@ -196,7 +206,16 @@ class RegistryClient:
             shown = redact.sanitize_url(str(request.url))
             try:
                 with budget_scope(budget):
-                    response = self.http.send(request, stream=stream)
+                    # Always streamed, so no body is read without a bound: an answer the caller
+                    # wants whole is read here, capped (a hostile server may send gigabytes).
+                    response = self.http.send(request, stream=True)
+                    if not stream:
+                        _read_answer(response, budget)
+            except AnswerTooLarge as exc:
+                raise RegistryError(
+                    f"{what}: {self.registry} sent an answer over {exc.limit} bytes",
+                    hint="this does not look like an OCI registry answering; check the registry address",
+                ) from exc
             except httpx.TimeoutException as exc:
                 if attempt < attempts and self.backoff(attempt, None, budget):
                     log.debug("%s %s timed out (attempt %d/%d)", method, shown, attempt, attempts)
@@ -361,6 +380,16 @@ class RegistryClient:
             status=status,
             hint=hint,
         )
+
+
+def _read_answer(response: httpx.Response, budget: Budget) -> None:
+    """Read a whole (non-blob) answer into the response, at most :data:`ANSWER_LIMIT` bytes."""
+    response.stream = BudgetedStream(cast(httpx.SyncByteStream, response.stream), budget, limit=ANSWER_LIMIT)
+    try:
+        response.read()
+    except BaseException:
+        response.close()
+        raise
 
 
 def error_summary(response: httpx.Response) -> tuple[set[str], str]:

@@ -32,12 +32,13 @@ proxies and connection reuse stay exactly httpx's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpcore
 import httpx
@@ -272,28 +273,51 @@ def install(client: httpx.Client) -> int:
     return wrapped
 
 
-class BudgetedStream(httpx.SyncByteStream):
-    """A response body read under ``budget``, by whoever reads it and whenever."""
+class AnswerTooLarge(Exception):
+    """A response body went over the limit its :class:`BudgetedStream` allows."""
 
-    def __init__(self, inner: httpx.SyncByteStream, budget: Budget) -> None:
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is over {limit} bytes")
+        self.limit = limit
+
+
+class BudgetedStream(httpx.SyncByteStream):
+    """A response body read under ``budget``, by whoever reads it and whenever; with a
+    ``limit``, a body longer than that raises :class:`AnswerTooLarge` instead of being read."""
+
+    def __init__(
+        self, inner: httpx.SyncByteStream, budget: Budget | None, *, limit: int | None = None
+    ) -> None:
         self._inner = inner
         self.budget = budget
+        self.limit = limit
 
     def __iter__(self) -> Iterator[bytes]:
         pieces = iter(self._inner)
+        seen = 0
         while True:
-            with budget_scope(self.budget):
+            with budget_scope(self.budget) if self.budget is not None else contextlib.nullcontext():
                 try:
                     piece = next(pieces)
                 except StopIteration:
                     return
+            seen += len(piece)
+            if self.limit is not None and seen > self.limit:
+                raise AnswerTooLarge(self.limit)
             yield piece
 
     def close(self) -> None:
         self._inner.close()
 
 
+def cap_body(response: httpx.Response, limit: int) -> None:
+    """Make whoever reads ``response`` (httpx itself, inside an auth flow) stop at ``limit``
+    bytes with :class:`AnswerTooLarge`, under the budget running now."""
+    response.stream = BudgetedStream(cast(httpx.SyncByteStream, response.stream), current(), limit=limit)
+
+
 __all__ = [
+    "AnswerTooLarge",
     "Budget",
     "BudgetedStream",
     "Deadline",
@@ -301,6 +325,7 @@ __all__ = [
     "DeadlineStream",
     "Progress",
     "budget_scope",
+    "cap_body",
     "current",
     "install",
 ]

@@ -58,6 +58,10 @@ _MAX_PAGES = 10_000
 _REFERRER_WRITE_ROUNDS = 3
 # Verified manifests kept per repository, by digest (a copy or inspect reads each once).
 _MANIFEST_CACHE = 64
+_NOT_A_REGISTRY = (
+    "this does not look like an OCI registry (a web server, login page or proxy answering?); "
+    "check the registry address"
+)
 # Content types that say nothing about the body: the body's own mediaType (or shape) decides.
 _UNTYPED = frozenset({"", "application/json", "application/octet-stream", "text/plain"})
 
@@ -186,9 +190,13 @@ class RegistryStore:
                 doc = response.json()
                 page = doc.get("tags") or []
             except (ValueError, AttributeError) as exc:
-                raise RegistryError(f"{what}: the registry sent a tag list that is not JSON") from exc
+                raise RegistryError(
+                    f"{what}: the registry sent a tag list that is not JSON "
+                    f"({_content_type(response) or 'no content type'})",
+                    hint=_NOT_A_REGISTRY,
+                ) from exc
             if not isinstance(page, list):
-                raise RegistryError(f"{what}: the registry sent a malformed tag list")
+                raise RegistryError(f"{what}: the registry sent a malformed tag list", hint=_NOT_A_REGISTRY)
             tags.update(str(t) for t in page)
             url = next_link(response.headers.get("link"), str(response.url))
             if url in seen:
@@ -450,9 +458,7 @@ def _manifest_media_type(data: bytes, content_type: str | None, what: str, clien
     declared = content_type or ""
     if declared not in mt.MANIFESTS and declared not in _UNTYPED:
         raise ManifestError(
-            f"{what}: {client.registry} answered with {declared!r}, not a manifest",
-            hint="this does not look like an OCI registry (a web server, login page or proxy answering?); "
-            "check the registry address",
+            f"{what}: {client.registry} answered with {declared!r}, not a manifest", hint=_NOT_A_REGISTRY
         )
     try:
         return detect_media_type(data, declared or None)
