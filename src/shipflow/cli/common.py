@@ -151,7 +151,7 @@ _REGISTRY_OPTIONS = [
         help="Give up on a registry operation after SECONDS, retries included (default 30, or "
         "SHIPFLOW_REGISTRY_TIMEOUT): a dead or silent registry fails within it. Blob transfers "
         "run as long as they keep moving SHIPFLOW_REGISTRY_MIN_RATE bytes/s (default 4096) over "
-        "every such window.",
+        "every such window of waiting.",
     ),
 ]
 

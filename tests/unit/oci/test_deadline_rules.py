@@ -36,12 +36,13 @@ class FakeClock:
 
 
 class DrippingStream(httpcore.NetworkStream):
-    """A connection that delivers one byte per read and takes ``step`` seconds of fake time
-    for it; it records the timeout each read was given."""
+    """A connection that delivers ``size`` bytes per read and takes ``step`` seconds of fake
+    time for it; it records the timeout each read was given."""
 
-    def __init__(self, clock: FakeClock, step: float) -> None:
+    def __init__(self, clock: FakeClock, step: float, size: int = 1) -> None:
         self.clock = clock
         self.step = step
+        self.size = size
         self.timeouts: list[float | None] = []
         self.written: list[bytes] = []
 
@@ -51,7 +52,7 @@ class DrippingStream(httpcore.NetworkStream):
             self.clock.now += timeout
             raise httpcore.ReadTimeout("timed out")
         self.clock.now += self.step
-        return b"x"
+        return b"x" * self.size
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self.timeouts.append(timeout)
@@ -115,11 +116,24 @@ def test_progress_allows_any_length_at_the_minimum_rate() -> None:
     clock = FakeClock()
     progress = Progress(window=30.0, min_rate=1000, clock=clock)
     assert progress.quantum == 30_000
-    for _ in range(100):  # 100 minutes at 2 kB/s: never cut
-        clock.now += 20.0
-        assert progress.remaining() > 0
-        progress.advance(40_000)
+    stream = DeadlineStream(DrippingStream(clock, step=20.0, size=40_000))  # 2 kB/s
+    with budget_scope(progress):
+        for _ in range(100):  # 100 reads over 2000 s of fake time: never cut
+            stream.read(65536, timeout=60.0)
     assert not progress.tripped and progress.moved == 4_000_000
+    assert clock.now - 1000.0 == 2000.0
+
+
+def test_progress_counts_only_time_spent_waiting_on_the_network() -> None:
+    clock = FakeClock()
+    progress = Progress(window=30.0, min_rate=1000, clock=clock)
+    stream = DeadlineStream(DrippingStream(clock, step=1.0, size=100))
+    with budget_scope(progress):
+        for _ in range(10):
+            stream.read(65536, timeout=60.0)
+            clock.now += 120.0  # the consumer is busy (a slow destination): not the source's fault
+    assert not progress.tripped
+    assert progress.remaining() == 20.0  # ten reads of 1 s each, 1 000 bytes: under a quantum
 
 
 def test_progress_cuts_a_trickle_one_window_after_it_slowed() -> None:

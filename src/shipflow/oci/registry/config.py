@@ -12,7 +12,8 @@ Environment variables read:
                                    wait included (default 30): a dead or silent registry is
                                    given up on after this long
 ``SHIPFLOW_REGISTRY_MIN_RATE``      bytes per second a blob transfer must average over every
-                                   ``TIMEOUT`` seconds (default 4096); faster ones never time out
+                                   ``TIMEOUT`` seconds of waiting on the network (default 4096);
+                                   transfers at least that fast never time out
 ``SHIPFLOW_REGISTRY_CONNECT_TIMEOUT`` seconds (default 10)
 ``SHIPFLOW_REGISTRY_READ_TIMEOUT``  seconds between bytes (default 60)
 ``SHIPFLOW_REGISTRY_MAX_ATTEMPTS``  attempts per idempotent request (default 4)
@@ -66,8 +67,8 @@ class RegistryConfig:
     backoff wait included). A dead, silent or dripping registry fails within this time."""
     min_rate: int = DEFAULT_MIN_RATE
     """A blob transfer (download or upload body) must move at least ``min_rate * timeout``
-    bytes in every ``timeout`` seconds; however big the blob, a transfer that keeps this pace
-    never times out."""
+    bytes for every ``timeout`` seconds it spends waiting on the network; however big the
+    blob, a transfer that keeps this pace never times out."""
     user_agent: str = "shipflow"
 
     # Retries

@@ -10,9 +10,11 @@ server took 4 x 60 s. Two rules bound every exchange with a registry instead:
   bodies (manifests, tag lists, error bodies).
 * :class:`Progress` — a blob body (a download, or an upload's PATCH/PUT body) has no fixed
   end, since a big blob on a slow link legitimately takes hours. Instead it must keep moving:
-  at least ``min_rate * window`` bytes in every ``window`` seconds (``window`` is the same
-  ``timeout``). A transfer at or above ``min_rate`` never times out, whatever its size; a
-  drip or a stall is cut one window after it stopped making progress.
+  at least ``min_rate * window`` bytes for every ``window`` seconds spent waiting on the
+  network (``window`` is the same ``timeout``). A transfer at or above ``min_rate`` never
+  times out, whatever its size; a drip or a stall is cut one window after it stopped making
+  progress. Only time blocked on the socket counts, so in a registry-to-registry copy a slow
+  destination does not starve the source's window, nor the reverse.
 
 How it is enforced: the *budget* of the operation in progress is kept per thread
 (:func:`budget_scope`); :class:`DeadlineBackend` wraps httpcore's network backend, and every
@@ -59,8 +61,15 @@ class Budget(Protocol):
     tripped: bool
     """Set once an operation was cut because this budget ran out."""
 
+    clock: Clock
+    """The clock time is measured with (injectable in tests)."""
+
     def remaining(self) -> float:
         """Seconds left (zero or less: spent)."""
+        ...
+
+    def waited(self, seconds: float) -> None:
+        """``seconds`` were spent blocked in one network operation under this budget."""
         ...
 
     def advance(self, nbytes: int) -> None:
@@ -73,16 +82,19 @@ class Budget(Protocol):
 
 
 class Deadline:
-    """A fixed end: ``seconds`` after creation."""
+    """A fixed end: ``seconds`` after creation, whatever happens meanwhile."""
 
     def __init__(self, seconds: float, *, clock: Clock = time.monotonic) -> None:
         self.seconds = seconds
-        self._clock = clock
+        self.clock = clock
         self.ends_at = clock() + seconds
         self.tripped = False
 
     def remaining(self) -> float:
-        return self.ends_at - self._clock()
+        return self.ends_at - self.clock()
+
+    def waited(self, seconds: float) -> None:
+        pass  # wall-clock time counts, waiting or not
 
     def advance(self, nbytes: int) -> None:
         pass
@@ -92,42 +104,49 @@ class Deadline:
 
 
 class Progress:
-    """A transfer that must move ``min_rate * window`` bytes in every ``window`` seconds.
+    """A transfer that must move ``min_rate * window`` bytes (a *quantum*) for every
+    ``window`` seconds it spends waiting on the network.
 
-    The window restarts each time that many bytes have moved; the time left is what remains
-    of the current window.
+    Only time blocked in a socket operation counts: a consumer that pauses between reads (a
+    slow destination in a registry-to-registry copy, a cataloger at work) does not use up the
+    source's window, nor a slow source the destination's. The count restarts each time a
+    quantum has moved; the time left is ``window`` minus the waiting since.
     """
 
     def __init__(self, window: float, min_rate: int, *, clock: Clock = time.monotonic) -> None:
         self.window = window
         self.min_rate = min_rate
         self.quantum = max(1, int(min_rate * window))
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.Lock()
-        self._mark = clock()
+        self._waited = 0.0
         self._pending = 0
         self.moved = 0
         self.tripped = False
 
     def restart(self) -> None:
-        """Start the current window now (when the body begins, after the headers)."""
+        """Start a fresh window (when the body begins, after the headers)."""
         with self._lock:
-            self._mark = self._clock()
+            self._waited = 0.0
             self._pending = 0
 
     def remaining(self) -> float:
-        return self._mark + self.window - self._clock()
+        return self.window - self._waited
+
+    def waited(self, seconds: float) -> None:
+        with self._lock:
+            self._waited += seconds
 
     def advance(self, nbytes: int) -> None:
         with self._lock:
             self.moved += nbytes
             self._pending += nbytes
             if self._pending >= self.quantum:
-                self._mark = self._clock()
+                self._waited = 0.0
                 self._pending %= self.quantum
 
     def describe(self) -> str:
-        return f"at least {self.min_rate} B/s over every {self.window:g} s"
+        return f"at least {self.min_rate} B/s over every {self.window:g} s of waiting"
 
 
 def current() -> Budget | None:
@@ -172,13 +191,17 @@ class DeadlineStream(httpcore.NetworkStream):
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         limited, binding = _limit(timeout, httpcore.ReadTimeout)
+        budget = current()
+        started = budget.clock() if budget is not None else 0.0
         try:
             data = self._inner.read(max_bytes, limited)
         except httpcore.ReadTimeout:
             if binding is not None:
                 binding.tripped = True
             raise
-        budget = current()
+        finally:
+            if budget is not None:
+                budget.waited(budget.clock() - started)
         if budget is not None and data:
             budget.advance(len(data))
         return data
@@ -192,13 +215,17 @@ class DeadlineStream(httpcore.NetworkStream):
 
     def _write(self, piece: bytes, timeout: float | None) -> None:
         limited, binding = _limit(timeout, httpcore.WriteTimeout)
+        budget = current()
+        started = budget.clock() if budget is not None else 0.0
         try:
             self._inner.write(piece, limited)
         except httpcore.WriteTimeout:
             if binding is not None:
                 binding.tripped = True
             raise
-        budget = current()
+        finally:
+            if budget is not None:
+                budget.waited(budget.clock() - started)
         if budget is not None:
             budget.advance(len(piece))
 

@@ -183,7 +183,7 @@ class BlobDownload:
         progress = self._progress
         return TransportError(
             f"{self._what}: the transfer stalled after {received} bytes: less than {progress.quantum} bytes "
-            f"arrived in {progress.window:g} s (the minimum is {progress.describe()})",
+            f"arrived in {progress.window:g} s of waiting (the minimum is {progress.describe()})",
             hint="the registry or the link is too slow or stuck; try again, or allow a slower link with "
             "SHIPFLOW_REGISTRY_MIN_RATE (bytes/s) or a longer window with --timeout / "
             "SHIPFLOW_REGISTRY_TIMEOUT",
