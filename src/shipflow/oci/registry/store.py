@@ -1,9 +1,14 @@
 """One repository on an OCI distribution registry, as a :class:`~shipflow.oci.store.Store`.
 
 Reads are verified: a manifest fetched by digest must hash to it, one fetched by tag must
-hash to the ``Docker-Content-Digest`` the registry claims (when it claims one), and every blob
-is hashed while it streams. Manifests are capped at 4 MiB (by ``Content-Length`` and while
-reading) and kept as their exact bytes.
+hash to the ``Docker-Content-Digest`` the registry claims (when it claims one), a claim of
+another digest is refused even when the bytes are right, and every blob is hashed while it
+streams and never read past its descriptor's size. ``resolve`` is a ``GET`` whose bytes are
+hashed (never only a ``HEAD``'s claim); the manifests read are kept by digest, so the
+``get_manifest`` that usually follows costs no request. A manifest answer must carry a
+manifest media type (or an untyped body that is one): ``text/html`` is not a manifest.
+Manifests are capped at 4 MiB (by ``Content-Length`` and while reading) and kept as their
+exact bytes. A manifest PUT counts only on ``201`` (or another 2xx naming its digest).
 
 Referrers: the OCI 1.1 API (``GET /v2/<name>/referrers/<digest>``) where the registry has it,
 else the referrers *tag scheme* (an index under ``sha256-<hex>``, see

@@ -20,6 +20,13 @@ The ``Location`` is opaque and may be relative; distribution already puts ``?_st
 it, so ``digest`` is *appended* to the query, never replacing it. The newest ``Location``
 returned is always the one used.
 
+What counts as done is what the spec says a registry answers: ``202`` (with ``Location``) to
+the POST, ``202`` to each PATCH (its ``Range`` checked when sent), ``201`` to the completing
+PUT — another 2xx only if its ``Docker-Content-Digest`` names the blob — and a
+``Docker-Content-Digest`` naming another blob is an :class:`IntegrityError`. A web server
+answering ``200`` to everything therefore fails the upload instead of "completing" it.
+Existence (:func:`blob_exists`) needs a ``200`` to ``HEAD`` that proves it.
+
 Retrying: no request of an upload is re-sent as such — not POST, not PATCH, and not the
 completing PUT (its session may be gone or half-committed). Instead a failed monolithic upload
 is restarted as a whole from a fresh POST (a new session), since its bytes are still in memory;
