@@ -255,7 +255,13 @@ def _from_helper(name: str, host: str, path: Path) -> Credentials | None:
 
 def _run_bounded(argv: list[str], stdin: bytes, label: str) -> tuple[int, bytes, bytes]:
     """Run a helper with ``stdin``; (exit code, stdout, stderr), within :data:`HELPER_TIMEOUT`
-    and :data:`HELPER_OUTPUT_LIMIT`, its whole process group killed if it overruns."""
+    and :data:`HELPER_OUTPUT_LIMIT`, its whole process group killed if it overruns.
+
+    Not :func:`shipflow.proc.run_bounded`, the house's runner for users' commands: that one
+    gives the command no stdin (a helper reads the server address there), merges stderr into
+    stdout and redacts what it captured — and the helper's stdout is the JSON carrying the
+    very secret shipflow needs (registered for redaction the moment it is read).
+    """
     try:
         proc = subprocess.Popen(
             argv,
