@@ -8,9 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from shipflow.errors import UsageError
-from shipflow.sbom.catalogers import Cataloger, installed_catalogers, lockfile_catalogers, osrelease
-from shipflow.sbom.model import Inventory, Location, Package
-from shipflow.sbom.source import DirectorySource, FileSource, Wants
+from shipflow.sbom.catalogers import Cataloger, directory_catalogers, osrelease
+from shipflow.sbom.model import Inventory, Location, NotRead, Package
+from shipflow.sbom.source import DirectorySource, FileSource, Reducer, Wants
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +25,19 @@ def combined_wants(catalogers: Sequence[Cataloger]) -> Wants:
     return wants
 
 
+def reducers_of(catalogers: Sequence[Cataloger]) -> list[Reducer]:
+    """The catalogers that read big files through a :class:`Reducer` (Go binaries, jars)."""
+    return [c for c in catalogers if isinstance(c, Reducer)]
+
+
 def _location_key(location: Location) -> tuple[str, str]:
     return (location.path, location.layer or "")
 
 
 def merge_by_purl(packages: Iterable[Package]) -> list[Package]:
     """One package per purl, with every place it was found (the same npm package is often
-    installed at several nesting levels; a lock file and node_modules name it twice)."""
+    installed at several nesting levels; a lock file and node_modules name it twice). A
+    package is a dev dependency only if every record of it says so."""
     merged: dict[str, Package] = {}
     for package in packages:
         seen = merged.get(package.purl)
@@ -39,7 +45,12 @@ def merge_by_purl(packages: Iterable[Package]) -> list[Package]:
             merged[package.purl] = package
             continue
         locations = tuple(sorted(set(seen.locations) | set(package.locations), key=_location_key))
-        merged[package.purl] = replace(seen, locations=locations, licenses=seen.licenses or package.licenses)
+        merged[package.purl] = replace(
+            seen,
+            locations=locations,
+            licenses=seen.licenses or package.licenses,
+            dev=seen.dev and package.dev,
+        )
     return sorted(merged.values(), key=lambda p: p.sort_key)
 
 
@@ -48,21 +59,32 @@ def catalog_source(
 ) -> Inventory:
     distro = osrelease.find_distro(source)
     found: list[Package] = []
+    not_read: list[NotRead] = []
     for cataloger in catalogers:
-        packages = cataloger.catalog(source, distro)
-        log.info("%s: %d packages", cataloger.name, len(packages))
-        found.extend(packages)
+        result = cataloger.catalog(source, distro)
+        log.info(
+            "%s: %d packages, %d files not read", cataloger.name, len(result.packages), len(result.not_read)
+        )
+        for skipped in result.not_read:
+            log.warning("not read: %s: %s", skipped.location.path, skipped.reason)
+        found.extend(result.packages)
+        not_read.extend(result.not_read)
     return Inventory(
-        subject=subject, subject_digest=subject_digest, distro=distro, packages=merge_by_purl(found)
+        subject=subject,
+        subject_digest=subject_digest,
+        distro=distro,
+        packages=merge_by_purl(found),
+        not_read=sorted(set(not_read), key=lambda n: n.sort_key),
     )
 
 
 def catalog_directory(path: Path | str) -> Inventory:
-    """Catalog a directory: lock files of a source tree and installed-package records (a
-    checked-in ``node_modules``, a virtualenv, an unpacked root filesystem) alike."""
+    """Catalog a directory: lock files of a source tree (dev dependencies included and
+    marked) and installed-package records (a checked-in ``node_modules``, a virtualenv, an
+    unpacked root filesystem), Go executables and Java archives alike."""
     root = Path(path)
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory", hint="pass a directory, or an image reference")
-    catalogers = [*installed_catalogers(), *lockfile_catalogers()]
-    source = DirectorySource(root, combined_wants(catalogers))
+    catalogers = directory_catalogers()
+    source = DirectorySource(root, combined_wants(catalogers), reducers=reducers_of(catalogers))
     return catalog_source(source, catalogers, subject=str(root))

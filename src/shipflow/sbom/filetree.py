@@ -29,7 +29,8 @@ class Node:
     layer: int  # index of the layer that last wrote this entry
     touched: int  # highest layer index that wrote this entry or anything below it
     size: int = 0
-    content: bytes | None = None  # only for files a cataloger wanted
+    content: bytes | None = None  # only for files a cataloger wanted (or reduced)
+    reduced: str | None = None  # the Reducer whose small result ``content`` is, if any
     target: str | None = None  # symlink target as written in the layer
     children: dict[str, Node] | None = None
 
@@ -144,7 +145,8 @@ class FileTree:
         return "/".join(name for name, _ in stack), node
 
     def files(self) -> Iterator[tuple[str, Node]]:
-        """Every regular file whose content was kept (in a deterministic order)."""
+        """Every regular file whose content (or reduced content) was kept, in a deterministic
+        order."""
         todo: list[tuple[str, Node]] = [("", self.root)]
         while todo:
             prefix, node = todo.pop()

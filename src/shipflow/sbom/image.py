@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -12,12 +12,12 @@ from shipflow.errors import UsageError
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor, ManifestBytes
 from shipflow.oci.store import NullObserver, ProgressObserver
-from shipflow.sbom.catalog import catalog_source, combined_wants
-from shipflow.sbom.catalogers import installed_catalogers
+from shipflow.sbom.catalog import catalog_source, combined_wants, reducers_of
+from shipflow.sbom.catalogers import image_catalogers
 from shipflow.sbom.filetree import FileTree
 from shipflow.sbom.layers import Budget, Limits, apply_layer
 from shipflow.sbom.model import Inventory
-from shipflow.sbom.source import TreeSource, Wants
+from shipflow.sbom.source import Reducer, TreeSource, Wants
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ def image_tree(
     wants: Wants,
     limits: Limits,
     observer: ProgressObserver,
+    reducers: Sequence[Reducer] = (),
 ) -> FileTree:
     """The merged filesystem of an image manifest (wanted file contents kept in memory)."""
     layers = manifest.as_manifest().layers
@@ -97,6 +98,7 @@ def image_tree(
                 media_type=layer.media_type,
                 wants=wants,
                 budget=budget,
+                reducers=reducers,
             )
         observer.finish()
     return tree
@@ -123,9 +125,14 @@ def catalog_image(
     manifest = top
     if top.is_index:
         manifest = select_platform(store, top, PlatformSpec.parse(platform or DEFAULT_PLATFORM))
-    catalogers = installed_catalogers()
+    catalogers = image_catalogers()
     tree = image_tree(
-        store, manifest, wants=combined_wants(catalogers), limits=limits or Limits(), observer=observer
+        store,
+        manifest,
+        wants=combined_wants(catalogers),
+        limits=limits or Limits(),
+        observer=observer,
+        reducers=reducers_of(catalogers),
     )
     return catalog_source(
         TreeSource(tree), catalogers, subject=f"{store.name}@{top.digest}", subject_digest=str(top.digest)

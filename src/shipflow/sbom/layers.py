@@ -17,6 +17,10 @@ Hostile layers are handled as follows:
   :attr:`Limits.max_file_bytes`, a flood of entries hits :attr:`Limits.max_entries`, and a
   giant pax/GNU long-name header hits :attr:`Limits.max_header_bytes` before it is buffered.
 
+Regular files a :class:`~shipflow.sbom.source.Reducer` accepts (Go executables, Java
+archives) are handed to it as they stream past; only its small result is kept, and counts
+against :attr:`Limits.max_captured_bytes` (each reducer caps what it reads itself).
+
 After the tar end marker the rest of the blob is still read, so the store's digest check
 runs over every byte before the result is used.
 """
@@ -29,7 +33,7 @@ import queue
 import tarfile
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +42,7 @@ import zstandard
 from shipflow.errors import LayerFormatError, UnsafeContentError
 from shipflow.oci import mediatypes as mt
 from shipflow.sbom.filetree import FileTree, Node
+from shipflow.sbom.source import Reducer
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +323,7 @@ def apply_layer(
     media_type: str | None,
     wants: Callable[[str], bool],
     budget: Budget,
+    reducers: Sequence[Reducer] = (),
 ) -> None:
     """Stream one layer blob and apply it to ``tree`` as the next layer."""
     index = len(tree.layers)
@@ -343,7 +349,7 @@ def apply_layer(
                     f"image has more than {budget.limits.max_entries} tar entries; stopped reading",
                     hint=_LIMIT_HINT,
                 )
-            _apply_member(tree, archive, member, index, wants, budget)
+            _apply_member(tree, archive, member, index, wants, budget, reducers)
         source.drain()
     except (tarfile.TarError, EOFError, zlib.error, zstandard.ZstdError) as exc:
         raise LayerFormatError(
@@ -361,6 +367,7 @@ def _apply_member(
     index: int,
     wants: Callable[[str], bool],
     budget: Budget,
+    reducers: Sequence[Reducer],
 ) -> None:
     digest = tree.layers[index]
     parts = normalise_member_name(member.name, digest)
@@ -386,6 +393,8 @@ def _apply_member(
         path = "/".join(parts)
         if wants(path):
             node.content = _read_member(archive, member, path, budget, digest)
+        elif reducers:
+            _reduce_member(archive, member, path, node, reducers, budget)
         tree.add(parts, node)
     else:
         # Devices and FIFOs: noted (they hide lower entries of the same name), never read.
@@ -397,7 +406,7 @@ def _hardlink(tree: FileTree, member: tarfile.TarInfo, index: int) -> Node:
     if target is None or target.kind != "file":
         log.debug("hardlink %s -> %s: target missing; recorded without content", member.name, member.linkname)
         return Node("file", index, index)
-    return Node("file", index, index, size=target.size, content=target.content)
+    return Node("file", index, index, size=target.size, content=target.content, reduced=target.reduced)
 
 
 def _read_member(
@@ -420,3 +429,29 @@ def _read_member(
     if handle is None:
         return b""
     return handle.read()
+
+
+def _reduce_member(
+    archive: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    path: str,
+    node: Node,
+    reducers: Sequence[Reducer],
+    budget: Budget,
+) -> None:
+    for reducer in reducers:
+        if not reducer.accepts(path, member.mode, member.size):
+            continue
+        handle = archive.extractfile(member)
+        if handle is None:
+            return
+        result = reducer.reduce(path, handle, member.size)
+        if result is not None:
+            budget.captured_bytes += len(result)
+            if budget.captured_bytes > budget.limits.max_captured_bytes:
+                raise UnsafeContentError(
+                    f"package records in the image exceed {budget.limits.max_captured_bytes} bytes together",
+                    hint=_LIMIT_HINT,
+                )
+            node.content, node.reduced = result, reducer.name
+        return

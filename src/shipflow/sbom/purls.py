@@ -28,17 +28,22 @@ def distro_qualifier(distro: Distro | None) -> str | None:
 def os_package_purl(
     purl_type: str,
     *,
-    namespace: str,
+    namespace: str | None,
     name: str,
     version: str,
     arch: str | None,
     distro: Distro | None,
     source_name: str | None = None,
     source_version: str | None = None,
+    epoch: int | None = None,
 ) -> str:
+    """An OS package's purl; for rpm the version is ``version-release`` and a non-zero epoch
+    is the ``epoch`` qualifier (purl-spec's rpm type)."""
     qualifiers: dict[str, str] = {}
     if arch:
         qualifiers["arch"] = arch
+    if epoch:
+        qualifiers["epoch"] = str(epoch)
     qualifier = distro_qualifier(distro)
     if qualifier:
         qualifiers["distro"] = qualifier
@@ -59,3 +64,29 @@ def npm_purl(name: str, version: str) -> str:
 
 def pypi_purl(name: str, version: str) -> str:
     return str(PackageURL(type="pypi", name=normalise_pypi_name(name), version=version))
+
+
+def golang_purl(module: str, version: str) -> str:
+    """``pkg:golang/github.com/google/uuid@v1.6.0``: the module path's last element is the
+    name, the rest the namespace (``stdlib`` has none)."""
+    namespace, _, name = module.rpartition("/")
+    return str(PackageURL(type="golang", namespace=namespace or None, name=name, version=version))
+
+
+def cargo_purl(name: str, version: str) -> str:
+    return str(PackageURL(type="cargo", name=name, version=version))
+
+
+def composer_purl(name: str, version: str) -> str:
+    """``vendor/package`` -> ``pkg:composer/vendor/package@version``."""
+    namespace, _, bare = name.rpartition("/")
+    return str(PackageURL(type="composer", namespace=namespace or None, name=bare, version=version))
+
+
+def gem_purl(name: str, version: str, platform: str | None = None) -> str:
+    qualifiers = {"platform": platform} if platform and platform != "ruby" else {}
+    return str(PackageURL(type="gem", name=name, version=version, qualifiers=qualifiers))
+
+
+def maven_purl(group: str, artifact: str, version: str) -> str:
+    return str(PackageURL(type="maven", namespace=group or None, name=artifact, version=version))

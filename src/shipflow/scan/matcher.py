@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from shipflow.sbom.model import Inventory, Package
+from shipflow.sbom.model import OS_PACKAGE_TYPES, Inventory, Package
 from shipflow.scan.db import AdvisoryDB
 from shipflow.scan.ecosystems import query_for
 from shipflow.scan.ignore import IgnoreRules
@@ -39,8 +39,10 @@ def _match_package(
 ) -> list[Finding]:
     query = query_for(package, inventory.distro)
     if query is None:
-        if package.type in ("apk", "deb"):
-            problems["OS packages without a known distribution release were not matched"] += 1
+        if package.type in OS_PACKAGE_TYPES:
+            problems[
+                "OS packages without a distribution release OSV has advisories for were not matched"
+            ] += 1
         return []
     found: dict[str, Finding] = {}
     for ecosystem in query.ecosystems:

@@ -95,7 +95,7 @@ def test_go_incompatible_is_build_metadata() -> None:
 def test_scheme_table() -> None:
     names = {eco: scheme_for(eco).name for eco in ("npm", "PyPI", "Go", "Alpine:v3.19", "Debian:12")}  # type: ignore[union-attr]
     assert names == {"npm": "npm", "PyPI": "pep440", "Go": "go", "Alpine:v3.19": "apk", "Debian:12": "dpkg"}
-    assert scheme_for("crates.io") is None
+    assert scheme_for("NuGet") is None  # no ordering: explicit versions only
 
 
 def test_every_scheme_in_the_table_is_wired() -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.packages import os_package
-from shipflow.sbom.model import Distro, Package
+from shipflow.sbom.model import Distro
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,14 @@ class ApkCataloger:
     def wants(self, path: str) -> bool:
         return path == APK_DB
 
-    def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
-        packages: list[Package] = []
+    def catalog(self, source: FileSource, distro: Distro | None) -> Cataloged:
+        result = Cataloged()
+        packages = result.packages
         for found in source.find(self.wants):
-            for record in parse_installed(found.data.decode("utf-8", "replace")):
+            records = parse_installed(found.data.decode("utf-8", "replace"))
+            if found.data.strip() and not any(r.get("P") and r.get("V") for r in records):
+                result.skip(found.location, self.name, "no record with P: and V: fields")
+            for record in records:
                 name, version = record.get("P"), record.get("V")
                 if not name or not version:
                     log.debug("apk record without P:/V: in %s", found.location.path)
@@ -64,4 +69,4 @@ class ApkCataloger:
                         default_namespace="alpine",
                     )
                 )
-        return packages
+        return result

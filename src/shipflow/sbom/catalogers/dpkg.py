@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 
+from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.packages import os_package
 from shipflow.sbom.model import Distro, Package
 from shipflow.sbom.source import FileSource
@@ -111,10 +112,14 @@ class DpkgCataloger:
         found = source.read(f"{DOC_DIR}{name}/copyright")
         return copyright_licenses(found.data.decode("utf-8", "replace")) if found else ()
 
-    def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
-        packages: list[Package] = []
+    def catalog(self, source: FileSource, distro: Distro | None) -> Cataloged:
+        result = Cataloged()
+        packages: list[Package] = result.packages
         for found in source.find(self._wants_database):
-            for stanza in parse_stanzas(found.data.decode("utf-8", "replace")):
+            stanzas = parse_stanzas(found.data.decode("utf-8", "replace"))
+            if found.data.strip() and not any(s.get("Package") and s.get("Version") for s in stanzas):
+                result.skip(found.location, self.name, "no stanza with Package: and Version: fields")
+            for stanza in stanzas:
                 name, version = stanza.get("Package"), stanza.get("Version")
                 if not name or not version:
                     continue
@@ -140,4 +145,4 @@ class DpkgCataloger:
                         default_namespace="debian",
                     )
                 )
-        return packages
+        return result

@@ -1,30 +1,45 @@
-"""Source-tree catalogers: dependency lock files (what CI's filesystem scan reads).
+"""Lock files of npm and Python projects (source trees, and the project copied into an image).
 
 * ``package-lock.json`` (and ``npm-shrinkwrap.json``): v1 nests ``dependencies``; v2/v3 list
   ``packages`` keyed by install path (``node_modules/a/node_modules/b``). The root entry
-  (``""``), workspace links and non-registry versions (git, file, URL) are skipped.
-* ``requirements*.txt``: only exact pins (``name==1.2.3``, ``===``) name a version; unpinned
-  or ranged requirements are skipped (no version to match advisories against) and logged.
-  ``-r``/``-c``/option lines are ignored: included files are cataloged on their own when they
-  follow the ``requirements*.txt`` naming.
-* ``poetry.lock`` and ``uv.lock``: TOML ``[[package]]`` tables; the project itself
-  (uv ``editable``/``virtual`` source) is skipped.
+  (``""``), workspace links and non-registry versions (git, file, URL) are skipped. npm marks
+  dev-only packages ``dev: true`` (``devOptional`` ones are installed in production when the
+  platform allows, so they are not dev).
+* ``requirements*.txt``: only exact pins (``name==1.2.3``, ``===``) name a version; the other
+  requirements (ranges, URLs) have no version to match advisories against, so they are
+  skipped and named in one "not read" warning per file. ``-r``/``-c``/option lines are
+  ignored: included files are cataloged on their own when they follow the naming.
+* ``poetry.lock`` and ``uv.lock``: TOML ``[[package]]`` tables; the project itself (uv
+  ``editable``/``virtual`` source) is skipped. Poetry marks groups per package (``groups =
+  ["dev"]``; older locks ``category = "dev"``); uv records the project's
+  ``dev-dependencies``, and what only they pull in is dev.
+
+A dev-only package is listed (and marked) when the catalogers run with ``include_dev``
+(source trees) and left out otherwise (images, where the production install left it out).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 import re
-import tomllib
 from collections.abc import Iterator
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.packages import npm_package, pypi_package
+from shipflow.sbom.catalogers.parsing import (
+    Unreadable,
+    dev_only,
+    load_json_object,
+    load_toml,
+    mapping,
+    text,
+)
 from shipflow.sbom.model import Distro, Location, Package
+from shipflow.sbom.purls import normalise_pypi_name
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -33,58 +48,81 @@ NPM_LOCKS = frozenset({"package-lock.json", "npm-shrinkwrap.json"})
 _REQUIREMENTS = re.compile(r"^requirements[^/]*\.txt$")
 # A registry version; git/file/URL/alias specs contain ':' or '/'.
 _PLAIN_VERSION = re.compile(r"^[^:/\s]+$")
+# Unpinned requirements named in a warning; the rest are counted.
+_NAMED_UNPINNED = 5
 
 
-def _in_node_modules(path: str) -> bool:
-    return "node_modules/" in path or path.startswith("node_modules")
+def in_dependency_dir(path: str) -> bool:
+    """Inside an installed-dependency tree (``node_modules``, PHP/Go ``vendor``, the Go module
+    cache): a lock file there belongs to a dependency's own development, not to the project."""
+    parts = path.split("/")
+    if "node_modules" in parts[:-1] or "vendor" in parts[:-1]:
+        return True
+    return "/pkg/mod/" in f"/{path}"
 
 
-def parse_package_lock(doc: dict[str, Any], location: Location) -> Iterator[Package]:
+def parse_package_lock(doc: dict[str, Any], location: Location, *, include_dev: bool) -> list[Package]:
+    """The packages of a parsed package-lock.json; raises Unreadable for a shape npm never
+    writes."""
     packages = doc.get("packages")
     if isinstance(packages, dict):  # lockfileVersion 2 and 3
-        for install_path, entry in packages.items():
-            if "node_modules/" not in install_path or not isinstance(entry, dict) or entry.get("link"):
-                continue  # the root project, workspace members and links are not dependencies
-            name = entry.get("name")
-            if not isinstance(name, str):
-                _, sep, tail = install_path.rpartition("node_modules/")
-                name = tail if sep else None
-            version = entry.get("version")
-            if isinstance(name, str) and isinstance(version, str) and _PLAIN_VERSION.match(version):
-                yield npm_package(name, version, location)
-        return
-    yield from _v1_dependencies(doc.get("dependencies"), location)  # lockfileVersion 1
+        return list(_v2_packages(packages, location, include_dev))
+    version = doc.get("lockfileVersion", 1)
+    if version not in (1, None):
+        raise Unreadable(f"lockfileVersion {version!r} without a 'packages' object")
+    return list(_v1_dependencies(doc.get("dependencies"), location, include_dev))
 
 
-def _v1_dependencies(deps: Any, location: Location) -> Iterator[Package]:
-    if not isinstance(deps, dict):
-        return
-    for name, entry in deps.items():
-        if not isinstance(entry, dict):
-            continue
+def _v2_packages(packages: dict[str, Any], location: Location, include_dev: bool) -> Iterator[Package]:
+    for install_path, entry in packages.items():
+        if "node_modules/" not in install_path or not isinstance(entry, dict) or entry.get("link"):
+            continue  # the root project, workspace members and links are not dependencies
+        name = entry.get("name")
+        if not isinstance(name, str):
+            _, sep, tail = install_path.rpartition("node_modules/")
+            name = tail if sep else None
         version = entry.get("version")
-        if isinstance(version, str) and _PLAIN_VERSION.match(version):
-            yield npm_package(name, version, location)
-        yield from _v1_dependencies(entry.get("dependencies"), location)
+        dev = entry.get("dev") is True
+        if dev and not include_dev:
+            continue
+        if isinstance(name, str) and isinstance(version, str) and _PLAIN_VERSION.match(version):
+            yield npm_package(name, version, location, dev=dev)
+
+
+def _v1_dependencies(deps: Any, location: Location, include_dev: bool) -> Iterator[Package]:
+    todo = [deps]
+    while todo:  # iteratively: a hostile lock file can nest without end
+        current = todo.pop()
+        if not isinstance(current, dict):
+            continue
+        for name, entry in current.items():
+            if not isinstance(entry, dict):
+                continue
+            dev = entry.get("dev") is True
+            version = entry.get("version")
+            if (include_dev or not dev) and isinstance(version, str) and _PLAIN_VERSION.match(version):
+                yield npm_package(name, version, location, dev=dev)
+            todo.append(entry.get("dependencies"))
 
 
 class NpmLockCataloger:
     name = "npm-lock"
 
-    def wants(self, path: str) -> bool:
-        return posixpath.basename(path) in NPM_LOCKS and not _in_node_modules(path)
+    def __init__(self, *, include_dev: bool = True) -> None:
+        self.include_dev = include_dev
 
-    def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
-        found_packages: list[Package] = []
+    def wants(self, path: str) -> bool:
+        return posixpath.basename(path) in NPM_LOCKS and not in_dependency_dir(path)
+
+    def catalog(self, source: FileSource, distro: Distro | None) -> Cataloged:
+        result = Cataloged()
         for found in source.find(self.wants):
             try:
-                doc = json.loads(found.data)
-            except (ValueError, UnicodeDecodeError):
-                log.warning("%s is not valid JSON; skipped", found.location.path)
-                continue
-            if isinstance(doc, dict):
-                found_packages.extend(parse_package_lock(doc, found.location))
-        return found_packages
+                doc = load_json_object(found.data)
+                result.packages.extend(parse_package_lock(doc, found.location, include_dev=self.include_dev))
+            except Unreadable as exc:
+                result.skip(found.location, self.name, str(exc))
+        return result
 
 
 def _logical_lines(text: str) -> Iterator[str]:
@@ -129,28 +167,87 @@ def parse_requirements(text: str) -> tuple[list[tuple[str, str]], list[str]]:
     return pinned, unpinned
 
 
+def unpinned_reason(unpinned: list[str]) -> str:
+    named = ", ".join(repr(line[:60]) for line in unpinned[:_NAMED_UNPINNED])
+    more = f" and {len(unpinned) - _NAMED_UNPINNED} more" if len(unpinned) > _NAMED_UNPINNED else ""
+    return f"{len(unpinned)} requirement(s) not pinned with == (no version to match): {named}{more}"
+
+
 class RequirementsCataloger:
     name = "requirements"
 
     def wants(self, path: str) -> bool:
         return _REQUIREMENTS.match(posixpath.basename(path)) is not None
 
-    def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
-        packages: list[Package] = []
+    def catalog(self, source: FileSource, distro: Distro | None) -> Cataloged:
+        result = Cataloged()
         for found in source.find(self.wants):
-            pinned, unpinned = parse_requirements(found.data.decode("utf-8", "replace"))
-            for line in unpinned:
-                log.info("%s: not pinned with ==, skipped: %s", found.location.path, line)
-            packages.extend(pypi_package(name, version, found.location) for name, version in pinned)
-        return packages
+            try:
+                pinned, unpinned = parse_requirements(text(found.data))
+            except Unreadable as exc:
+                result.skip(found.location, self.name, str(exc))
+                continue
+            if unpinned:
+                result.skip(found.location, self.name, unpinned_reason(unpinned))
+            result.packages.extend(pypi_package(name, version, found.location) for name, version in pinned)
+        return result
 
 
-def _toml(data: bytes, where: str) -> dict[str, Any] | None:
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        log.warning("%s is not valid TOML (%s); skipped", where, exc)
+def _is_project(entry: dict[str, Any]) -> bool:
+    origin = entry.get("source")
+    return isinstance(origin, dict) and ("editable" in origin or "virtual" in origin)
+
+
+def _poetry_dev(entry: dict[str, Any]) -> bool:
+    groups = entry.get("groups")
+    if isinstance(groups, list) and groups:
+        return "main" not in groups
+    return entry.get("category") == "dev"
+
+
+def _uv_key(dep: Any) -> tuple[str, str | None] | None:
+    if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
         return None
+    version = dep.get("version")
+    return normalise_pypi_name(dep["name"]), version if isinstance(version, str) else None
+
+
+def _uv_dev(entries: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(name, version) of packages only the projects' dev-dependencies pull in."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_name.setdefault(normalise_pypi_name(str(entry.get("name"))), []).append(entry)
+
+    def resolve(key: tuple[str, str | None]) -> Iterator[tuple[str, str]]:
+        name, version = key
+        for entry in by_name.get(name, ()):
+            if version is None or entry.get("version") == version:
+                yield name, str(entry.get("version"))
+
+    def edges(node: tuple[str, str]) -> Iterator[tuple[str, str]]:
+        for entry in by_name.get(node[0], ()):
+            if str(entry.get("version")) != node[1]:
+                continue
+            deps = list(entry.get("dependencies") or ())
+            for extra_deps in mapping(entry.get("optional-dependencies")).values():
+                deps.extend(extra_deps if isinstance(extra_deps, list) else ())
+            for dep in deps:
+                key = _uv_key(dep)
+                if key is not None:
+                    yield from resolve(key)
+
+    prod_roots: list[tuple[str, str]] = []
+    dev_roots: list[tuple[str, str]] = []
+    for entry in entries:
+        if not _is_project(entry):
+            continue
+        prod_roots.append((normalise_pypi_name(str(entry.get("name"))), str(entry.get("version"))))
+        for group in mapping(entry.get("dev-dependencies")).values():
+            for dep in group if isinstance(group, list) else ():
+                key = _uv_key(dep)
+                if key is not None:
+                    dev_roots.extend(resolve(key))
+    return dev_only(prod_roots, dev_roots, edges)
 
 
 class PythonLockCataloger:
@@ -158,23 +255,35 @@ class PythonLockCataloger:
 
     name = "python-lock"
 
+    def __init__(self, *, include_dev: bool = True) -> None:
+        self.include_dev = include_dev
+
     def wants(self, path: str) -> bool:
         return posixpath.basename(path) in ("poetry.lock", "uv.lock")
 
-    def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
-        packages: list[Package] = []
+    def catalog(self, source: FileSource, distro: Distro | None) -> Cataloged:
+        result = Cataloged()
         for found in source.find(self.wants):
-            doc = _toml(found.data, found.location.path)
-            entries = doc.get("package") if doc else None
-            if not isinstance(entries, list):
+            try:
+                doc = load_toml(found.data)
+            except Unreadable as exc:
+                result.skip(found.location, self.name, str(exc))
                 continue
-            for entry in entries:
-                if not isinstance(entry, dict):
-                    continue
+            entries = doc.get("package", [])
+            if not isinstance(entries, list):
+                result.skip(found.location, self.name, "'package' is not an array of tables")
+                continue
+            tables = [e for e in entries if isinstance(e, dict)]
+            is_uv = posixpath.basename(found.path) == "uv.lock"
+            uv_dev = _uv_dev(tables) if is_uv else set()
+            for entry in tables:
                 name, version = entry.get("name"), entry.get("version")
-                origin = entry.get("source")
-                if isinstance(origin, dict) and ("editable" in origin or "virtual" in origin):
+                if _is_project(entry):
                     continue  # the project being locked, not a dependency
-                if isinstance(name, str) and isinstance(version, str) and name and version:
-                    packages.append(pypi_package(name, version, found.location))
-        return packages
+                if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+                    continue
+                dev = (normalise_pypi_name(name), version) in uv_dev if is_uv else _poetry_dev(entry)
+                if dev and not self.include_dev:
+                    continue
+                result.packages.append(pypi_package(name, version, found.location, dev=dev))
+        return result

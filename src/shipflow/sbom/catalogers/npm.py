@@ -7,13 +7,14 @@ fixtures) do not describe an installed package.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
 
+from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.packages import npm_package
-from shipflow.sbom.model import Distro, Package
+from shipflow.sbom.catalogers.parsing import Unreadable, load_json_object
+from shipflow.sbom.model import Distro
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -42,18 +43,17 @@ class NpmCataloger:
     def wants(self, path: str) -> bool:
         return path.endswith("/package.json") and _PACKAGE_ROOT.search(path) is not None
 
-    def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
-        packages: list[Package] = []
+    def catalog(self, source: FileSource, distro: Distro | None) -> Cataloged:
+        result = Cataloged()
         for found in source.find(self.wants):
             try:
-                doc = json.loads(found.data)
-            except (ValueError, UnicodeDecodeError):
-                log.debug("%s is not valid JSON", found.location.path)
-                continue
-            if not isinstance(doc, dict):
+                doc = load_json_object(found.data)
+            except Unreadable as exc:
+                result.skip(found.location, self.name, str(exc))
                 continue
             name, version = doc.get("name"), doc.get("version")
             if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
+                result.skip(found.location, self.name, 'no "name" and "version" strings')
                 continue
-            packages.append(npm_package(name, version, found.location, npm_licenses(doc)))
-        return packages
+            result.packages.append(npm_package(name, version, found.location, npm_licenses(doc)))
+        return result

@@ -1,8 +1,10 @@
 """The operating system release: ``etc/os-release`` (or ``usr/lib/os-release``), else
-``etc/alpine-release``."""
+``etc/alpine-release``, else ``etc/redhat-release`` (CentOS/RHEL 6 and older have no
+os-release)."""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from shipflow.sbom.model import Distro
@@ -10,7 +12,16 @@ from shipflow.sbom.source import FileSource
 
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
 ALPINE_RELEASE = "etc/alpine-release"
-_WANTED = frozenset((*OS_RELEASE_PATHS, ALPINE_RELEASE, "etc/debian_version"))
+REDHAT_RELEASE = "etc/redhat-release"
+_WANTED = frozenset((*OS_RELEASE_PATHS, ALPINE_RELEASE, REDHAT_RELEASE, "etc/debian_version"))
+_REDHAT = re.compile(r"^(?P<name>.+?) release (?P<version>[0-9][0-9.]*)")
+_REDHAT_IDS = (
+    ("centos", "centos"),
+    ("red hat", "rhel"),
+    ("fedora", "fedora"),
+    ("rocky", "rocky"),
+    ("alma", "almalinux"),
+)
 
 
 def wants(path: str) -> bool:
@@ -51,4 +62,20 @@ def find_distro(source: FileSource) -> Distro | None:
     if alpine is not None:
         version = alpine.data.decode("utf-8", "replace").strip()
         return Distro(id="alpine", version_id=version, pretty_name=f"Alpine Linux v{version}")
+    redhat = source.read(REDHAT_RELEASE)
+    if redhat is not None:
+        return parse_redhat_release(redhat.data.decode("utf-8", "replace"))
+    return None
+
+
+def parse_redhat_release(text: str) -> Distro | None:
+    """``CentOS release 6.10 (Final)`` -> centos 6.10."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    match = _REDHAT.match(first)
+    if match is None:
+        return None
+    lowered = match["name"].lower()
+    for marker, distro_id in _REDHAT_IDS:
+        if marker in lowered:
+            return Distro(id=distro_id, version_id=match["version"], pretty_name=first)
     return None

@@ -5,31 +5,74 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shipflow.sbom.model import Distro, Location, Package
-from shipflow.sbom.purls import npm_purl, os_package_purl, pypi_purl
+from shipflow.sbom.model import Distro, Location, Package, PackageType
+from shipflow.sbom.purls import (
+    cargo_purl,
+    composer_purl,
+    gem_purl,
+    golang_purl,
+    maven_purl,
+    npm_purl,
+    os_package_purl,
+    pypi_purl,
+)
 
 
-def npm_package(name: str, version: str, location: Location, licenses: tuple[str, ...] = ()) -> Package:
-    return _language_package("npm", npm_purl(name, version), name, version, location, licenses)
+def npm_package(
+    name: str, version: str, location: Location, licenses: tuple[str, ...] = (), *, dev: bool = False
+) -> Package:
+    return _language_package("npm", npm_purl(name, version), name, version, location, licenses, dev)
 
 
-def pypi_package(name: str, version: str, location: Location, licenses: tuple[str, ...] = ()) -> Package:
-    return _language_package("pypi", pypi_purl(name, version), name, version, location, licenses)
+def pypi_package(
+    name: str, version: str, location: Location, licenses: tuple[str, ...] = (), *, dev: bool = False
+) -> Package:
+    return _language_package("pypi", pypi_purl(name, version), name, version, location, licenses, dev)
+
+
+def golang_package(module: str, version: str, location: Location) -> Package:
+    return _language_package("golang", golang_purl(module, version), module, version, location, (), False)
+
+
+def cargo_package(name: str, version: str, location: Location) -> Package:
+    return _language_package("cargo", cargo_purl(name, version), name, version, location, (), False)
+
+
+def composer_package(
+    name: str, version: str, location: Location, licenses: tuple[str, ...] = (), *, dev: bool = False
+) -> Package:
+    return _language_package("composer", composer_purl(name, version), name, version, location, licenses, dev)
+
+
+def gem_package(name: str, version: str, location: Location, platform: str | None = None) -> Package:
+    return _language_package("gem", gem_purl(name, version, platform), name, version, location, (), False)
+
+
+def maven_package(
+    group: str, artifact: str, version: str, location: Location, licenses: tuple[str, ...] = ()
+) -> Package:
+    """A Maven artifact, named ``groupId:artifactId`` as OSV's Maven ecosystem names it."""
+    name = f"{group}:{artifact}" if group else artifact
+    purl = maven_purl(group, artifact, version)
+    return _language_package("maven", purl, name, version, location, licenses, False)
 
 
 def _language_package(
-    kind: Literal["npm", "pypi"],
+    kind: PackageType,
     purl: str,
     name: str,
     version: str,
     location: Location,
     licenses: tuple[str, ...],
+    dev: bool,
 ) -> Package:
-    return Package(name=name, version=version, type=kind, purl=purl, licenses=licenses, locations=(location,))
+    return Package(
+        name=name, version=version, type=kind, purl=purl, licenses=licenses, locations=(location,), dev=dev
+    )
 
 
 def os_package(
-    kind: Literal["apk", "deb"],
+    kind: Literal["apk", "deb", "rpm"],
     *,
     name: str,
     version: str,
@@ -39,11 +82,14 @@ def os_package(
     licenses: tuple[str, ...],
     location: Location,
     distro: Distro | None,
-    default_namespace: str,
+    default_namespace: str | None,
+    purl_version: str | None = None,
+    epoch: int | None = None,
 ) -> Package:
-    """An installed OS package (``kind`` "apk" or "deb"); the source package is what OS
+    """An installed OS package (``kind`` "apk", "deb" or "rpm"); the source package is what OS
     advisories are keyed by, and the purl names it as ``upstream`` when it differs. Without a
-    detected distro the purl namespace is ``default_namespace``."""
+    detected distro the purl namespace is ``default_namespace``. ``purl_version`` and
+    ``epoch`` are for rpm, whose purl carries the epoch as a qualifier."""
     return Package(
         name=name,
         version=version,
@@ -52,11 +98,12 @@ def os_package(
             kind,
             namespace=distro.id if distro else default_namespace,
             name=name,
-            version=version,
+            version=purl_version or version,
             arch=arch,
             distro=distro,
             source_name=source_name,
             source_version=source_version,
+            epoch=epoch,
         ),
         licenses=licenses,
         source_name=source_name,

@@ -11,8 +11,9 @@ import email.parser
 import email.policy
 import logging
 
+from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.packages import pypi_package
-from shipflow.sbom.model import Distro, Package
+from shipflow.sbom.model import Distro
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -72,15 +73,15 @@ class PythonCataloger:
     def wants(self, path: str) -> bool:
         return is_metadata_path(path)
 
-    def catalog(self, source: FileSource, distro: Distro | None) -> list[Package]:
+    def catalog(self, source: FileSource, distro: Distro | None) -> Cataloged:
         parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-        packages: list[Package] = []
+        result = Cataloged()
         for found in source.find(self.wants):
             message = parser.parsebytes(found.data)
             name, version = message.get("Name"), message.get("Version")
-            if not name or not version:
-                log.debug("%s has no Name/Version", found.location.path)
+            if not name or not version or not str(name).strip() or not str(version).strip():
+                result.skip(found.location, self.name, "no Name: and Version: fields")
                 continue
             name, version = str(name).strip(), str(version).strip()
-            packages.append(pypi_package(name, version, found.location, metadata_licenses(message)))
-        return packages
+            result.packages.append(pypi_package(name, version, found.location, metadata_licenses(message)))
+        return result

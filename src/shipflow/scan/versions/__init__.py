@@ -22,6 +22,17 @@ SCHEMES: dict[str, tuple[str, str]] = {
     "Alpine": ("apk", "shipflow.scan.versions.apk"),
     "Debian": ("dpkg", "shipflow.scan.versions.dpkg"),
     "Ubuntu": ("dpkg", "shipflow.scan.versions.dpkg"),
+    "crates.io": ("cargo", "shipflow.scan.versions.cargo"),
+    # RPM-based distributions: their ECOSYSTEM ranges are in rpm order.
+    "Red Hat": ("rpm", "shipflow.scan.versions.rpm"),
+    "Rocky Linux": ("rpm", "shipflow.scan.versions.rpm"),
+    "AlmaLinux": ("rpm", "shipflow.scan.versions.rpm"),
+    "SUSE": ("rpm", "shipflow.scan.versions.rpm"),
+    "openSUSE": ("rpm", "shipflow.scan.versions.rpm"),
+    "Photon OS": ("rpm", "shipflow.scan.versions.rpm"),
+    "openEuler": ("rpm", "shipflow.scan.versions.rpm"),
+    "Mageia": ("rpm", "shipflow.scan.versions.rpm"),
+    "Azure Linux": ("rpm", "shipflow.scan.versions.rpm"),
 }
 
 

@@ -1,0 +1,3 @@
+package local
+
+const Name = "local"
