@@ -77,8 +77,13 @@ def sbom_cmd(
     """Write an SBOM of an image (any store reference) or a directory.
 
     Images are read layer by layer without unpacking: installed-package databases (apk, dpkg,
-    npm node_modules, Python dist-info/egg-info) and the OS release. Directories are also
-    searched for lock files (package-lock.json, requirements*.txt, poetry.lock, uv.lock).
+    rpm, npm node_modules, Python dist-info/egg-info), Go executables, Java archives, the OS
+    release, and the lock files of a project copied in (without their dev dependencies).
+    Directories are read the same way, with lock files' dev dependencies listed and marked.
+    Lock files: package-lock.json, yarn.lock, pnpm-lock.yaml, requirements*.txt, poetry.lock,
+    uv.lock, Pipfile.lock, pylock.toml, go.mod (+ go.sum), Cargo.lock, composer.lock,
+    Gemfile.lock. Recognised files that cannot be read are listed as "not read" (stderr and
+    the SBOM's annotations).
     """
     sbom_format = SbomFormat.parse(fmt)
     target_kind = detect_target(target, sbom_files=False)
@@ -105,6 +110,9 @@ def sbom_cmd(
     else:
         atomic_write(output, document, what="SBOM")
     stderr.print(summary_table(inventory))
+    for item in inventory.sorted_not_read():
+        where = item.location.path + (f" (layer {item.location.layer})" if item.location.layer else "")
+        stderr.print(f"not read: {where} [{item.cataloger}]: {item.reason}", highlight=False, markup=False)
     if output is not None:
         stderr.print(f"wrote {sbom_format.value} SBOM to {output}", highlight=False, markup=False)
 

@@ -38,7 +38,7 @@ from shipflow.scan import (
 from shipflow.scan.attestation import VULN_PREDICATE_TYPE, attest_report, invocation_from_environment
 from shipflow.scan.db import default_db_path
 from shipflow.scan.gate import GateResult, ReportSubject, SeverityGate, evaluate_gate, parse_fail_on
-from shipflow.scan.reports.table import report_to_renderable
+from shipflow.scan.reports.table import describe_not_read, report_to_renderable
 from shipflow.scan.run import Engine, discover_ignore_rules, scan_target
 from shipflow.signing.keys import PrivateKey, private_key_from_settings
 from shipflow.signing.payload import docker_reference
@@ -173,6 +173,12 @@ def _attest(
     help="Sign the report as a cosign `vuln` attestation and attach it to the scanned image digest "
     "(sha256-<hex>.att), whatever the gate decides. Images only.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 2 when a lock file, package database or archive was recognised but could not be read "
+    "(its packages would be missing from the scan).",
+)
 @key_option
 @registry_options
 def scan_command(
@@ -189,6 +195,7 @@ def scan_command(
     engine: str,
     platform: str | None,
     attest: bool,
+    strict: bool,
     key: str | None,
     registry: RegistryOptions,
 ) -> None:
@@ -199,7 +206,11 @@ def scan_command(
     database `shipflow db import` builds.
 
     Exit codes: 0 no findings at the --fail-on level, 1 the gate failed, 2 bad arguments
-    or ignore/VEX files, 3 database missing or unreadable.
+    or ignore/VEX files (or, with --strict, a recognised file that could not be read),
+    3 database missing or unreadable.
+
+    Files shipflow recognises (lock files, package databases, Java archives, Go binaries) but
+    cannot read are listed in every report format as "not read"; their packages are missing.
 
     .shipflowignore.yaml: `ignore: [{id, reason, expires?, package?, purl?}]`; expired entries
     stop ignoring. .trivyignore: one id per line, optional `exp:YYYY-MM-DD`.
@@ -235,6 +246,8 @@ def scan_command(
     gate = evaluate_gate(report, levels) if levels is not None else None
     for message in report.notes:
         note(f"note: {message}")
+    for item in report.not_read:
+        note(f"not read: {describe_not_read(item)}")
     _emit(report, output_format, gate, output)
     step_summary(render(report, OutputFormat.MARKDOWN, gate))
     if attest_to is not None:
@@ -251,6 +264,11 @@ def scan_command(
         _attest(attest_to, report, gate, parameters)
     if levels is not None:
         SeverityGate(levels).check(ReportSubject(report))
+    if strict and report.not_read:
+        raise UsageError(
+            f"{len(report.not_read)} recognised file(s) could not be read; their packages are not scanned",
+            hint="fix or remove the files listed as 'not read', or run without --strict",
+        )
 
 
 @click.group("db")

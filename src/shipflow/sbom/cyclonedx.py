@@ -6,6 +6,10 @@ quadratically. The document here is flat (one root containing every package), so
 directly is simple; licence ids are checked with the library's own SPDX list (the one its
 schema enumerates), and the tests validate every document with its strict JSON validator.
 Deterministic apart from ``serialNumber`` and ``metadata.timestamp``.
+
+Dev dependencies have ``scope: excluded`` (CycloneDX: "not included in the runtime
+environment"). Files that were recognised but not read are ``metadata.properties``
+``shipflow:not-read:N:path`` / ``:layer`` / ``:cataloger`` / ``:reason``.
 """
 
 from __future__ import annotations
@@ -56,7 +60,21 @@ def _properties(package: Package) -> list[dict[str, str]]:
         props.append((f"{PROPERTY_PREFIX}:package:source-name", package.source_name))
     if package.source_version:
         props.append((f"{PROPERTY_PREFIX}:package:source-version", package.source_version))
+    if package.dev:
+        props.append((f"{PROPERTY_PREFIX}:package:dev", "true"))
     return [{"name": name, "value": value} for name, value in props]
+
+
+def _not_read_properties(inventory: Inventory) -> list[dict[str, str]]:
+    props: list[dict[str, str]] = []
+    for number, item in enumerate(inventory.sorted_not_read()):
+        prefix = f"{PROPERTY_PREFIX}:not-read:{number}"
+        props.append({"name": f"{prefix}:path", "value": item.location.path})
+        if item.location.layer:
+            props.append({"name": f"{prefix}:layer", "value": item.location.layer})
+        props.append({"name": f"{prefix}:cataloger", "value": item.cataloger})
+        props.append({"name": f"{prefix}:reason", "value": item.reason})
+    return props
 
 
 def _component(package: Package) -> dict[str, Any]:
@@ -67,6 +85,8 @@ def _component(package: Package) -> dict[str, Any]:
         "version": package.version,
         "purl": package.purl,
     }
+    if package.dev:
+        component["scope"] = "excluded"
     licenses = _licenses(package)
     if licenses:
         component["licenses"] = licenses
@@ -105,17 +125,21 @@ def render_cyclonedx(
         components.append(os_component)
     components += [_component(p) for p in inventory.sorted_packages()]
     timestamp = utc_timestamp(now)
+    metadata: dict[str, Any] = {
+        "timestamp": timestamp,
+        "tools": {"components": [{"type": "application", "name": "shipflow", "version": __version__}]},
+        "component": root,
+    }
+    not_read = _not_read_properties(inventory)
+    if not_read:
+        metadata["properties"] = not_read
     return {
         "$schema": SCHEMA,
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
         "serialNumber": (serial or uuid.uuid4()).urn,
         "version": 1,
-        "metadata": {
-            "timestamp": timestamp,
-            "tools": {"components": [{"type": "application", "name": "shipflow", "version": __version__}]},
-            "component": root,
-        },
+        "metadata": metadata,
         "components": components,
         # The root contains every package. Packages get no entries of their own: their
         # dependencies are not cataloged, and an empty entry would claim "none".

@@ -4,6 +4,11 @@ Written as plain JSON (the document is small and flat, and writing it directly k
 output byte-stable); the tests validate every document with ``spdx-tools``. Deterministic
 apart from ``created`` and ``documentNamespace``: packages are sorted and their SPDXIDs are
 derived from the purl.
+
+Dev dependencies get a ``DEV_DEPENDENCY_OF`` relationship to the root besides ``CONTAINS``.
+Files that were recognised but not read are annotations (type ``OTHER``) of the root package,
+each comment ``shipflow:not-read`` followed by a JSON object (path, layer, cataloger,
+reason), so people and ``shipflow scan SBOM`` both can read them.
 """
 
 from __future__ import annotations
@@ -24,7 +29,19 @@ NAMESPACE_BASE = "https://shipflow.dev/spdxdocs"
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 NOASSERTION = "NOASSERTION"
 
-_CATALOG_SOURCE = {"apk": "APK DB", "deb": "DPKG DB", "npm": "npm package", "pypi": "Python package"}
+_CATALOG_SOURCE = {
+    "apk": "APK DB",
+    "deb": "DPKG DB",
+    "rpm": "RPM DB",
+    "npm": "npm package",
+    "pypi": "Python package",
+    "golang": "Go module",
+    "cargo": "Rust crate",
+    "composer": "PHP package",
+    "gem": "Ruby gem",
+    "maven": "Java archive",
+}
+NOT_READ_PREFIX = "shipflow:not-read "
 
 
 def spdx_id(kind: str, key: str, readable: str) -> str:
@@ -105,12 +122,38 @@ def _package(package: Package, refs: dict[str, LicenseRef]) -> dict[str, Any]:
     return entry
 
 
+def _not_read_annotations(inventory: Inventory, created: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "annotationDate": created,
+            "annotationType": "OTHER",
+            "annotator": f"Tool: shipflow-{__version__}",
+            "comment": NOT_READ_PREFIX
+            + json.dumps(
+                {
+                    "path": item.location.path,
+                    "layer": item.location.layer,
+                    "cataloger": item.cataloger,
+                    "reason": item.reason,
+                },
+                ensure_ascii=False,
+            ),
+        }
+        for item in inventory.sorted_not_read()
+    ]
+
+
 def render_spdx(
     inventory: Inventory, *, now: datetime | None = None, namespace: str | None = None
 ) -> dict[str, Any]:
     root = _root_package(inventory)
+    created = _created(now)
+    annotations = _not_read_annotations(inventory, created)
+    if annotations:
+        root["annotations"] = annotations
     refs: dict[str, LicenseRef] = {}
-    packages = [_package(p, refs) for p in inventory.sorted_packages()]
+    ordered = inventory.sorted_packages()
+    packages = [_package(p, refs) for p in ordered]
     relationships = [
         {
             "spdxElementId": "SPDXRef-DOCUMENT",
@@ -122,6 +165,15 @@ def render_spdx(
         {"spdxElementId": root["SPDXID"], "relationshipType": "CONTAINS", "relatedSpdxElement": p["SPDXID"]}
         for p in packages
     ]
+    relationships += [
+        {
+            "spdxElementId": entry["SPDXID"],
+            "relationshipType": "DEV_DEPENDENCY_OF",
+            "relatedSpdxElement": root["SPDXID"],
+        }
+        for package, entry in zip(ordered, packages, strict=True)
+        if package.dev
+    ]
     document: dict[str, Any] = {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -129,7 +181,7 @@ def render_spdx(
         "name": root["name"],
         "documentNamespace": namespace
         or f"{NAMESPACE_BASE}/{_ID_UNSAFE.sub('-', root['name'])}-{uuid.uuid4()}",
-        "creationInfo": {"created": _created(now), "creators": [f"Tool: shipflow-{__version__}"]},
+        "creationInfo": {"created": created, "creators": [f"Tool: shipflow-{__version__}"]},
         "packages": [root, *packages],
         "relationships": relationships,
     }

@@ -89,6 +89,7 @@ def scan_inventory(inventory: Inventory, db: AdvisoryDB, options: ScanOptions | 
         started_at=_iso(started),
         finished_at=_iso(started),
         packages_scanned=len(inventory.packages),
+        not_read=inventory.sorted_not_read(),
     )
     age = db.info.age_seconds(started)
     if options.max_db_age is not None and age is not None and age > options.max_db_age.total_seconds():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shipflow.sbom.model import NotRead
 from shipflow.scan.db import DbInfo
 from shipflow.scan.severity import Severity
 
@@ -71,6 +72,9 @@ class ScanReport:
     findings: list[Finding] = field(default_factory=list)
     suppressed: list[SuppressedFinding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Files recognised as lock files / package databases / archives that could not be read:
+    # their packages are missing from the scan (``scan --strict`` fails on any).
+    not_read: list[NotRead] = field(default_factory=list)
 
     def counts(self) -> dict[Severity, int]:
         counts = dict.fromkeys(Severity, 0)

@@ -3,15 +3,20 @@
 Packages are taken from their purls (SPDX ``externalRefs`` of type ``purl``; CycloneDX
 ``components[].purl``, nested components included). OS packages carry their release in the
 ``distro`` qualifier (``debian-12``, ``alpine-3.19.1``) and their source package in
-``upstream`` (``glibc`` or ``glibc@2.36-9``), the conventions shipflow, syft and Trivy write.
-Package types shipflow cannot match (maven, cargo…) are skipped and counted.
+``upstream`` (``glibc`` or ``glibc@2.36-9``; for rpm also syft's ``bash-5.1.8-6.el9.src.rpm``),
+the conventions shipflow, syft and Trivy write; an rpm's ``epoch`` qualifier goes back into
+its version. Package types shipflow cannot match (nuget, hex…) are skipped and counted.
+
+The files a shipflow SBOM says were not read (SPDX annotations of the root package,
+CycloneDX ``metadata.properties``) come back as the inventory's ``not_read``, so a scan of
+the SBOM reports them as a scan of the image would.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote
@@ -19,15 +24,22 @@ from urllib.parse import unquote
 from packageurl import PackageURL
 
 from shipflow.errors import ConfigError
-from shipflow.sbom.model import Distro, Inventory, Location, Package, PackageType
+from shipflow.sbom.catalogers.rpmheader import split_source_rpm
+from shipflow.sbom.model import (
+    OS_PACKAGE_TYPES,
+    PACKAGE_TYPES,
+    Distro,
+    Inventory,
+    Location,
+    NotRead,
+    Package,
+    PackageType,
+)
 
-_TYPES: dict[str, PackageType] = {
-    "apk": "apk",
-    "deb": "deb",
-    "npm": "npm",
-    "pypi": "pypi",
-    "golang": "golang",
-}
+_TYPES: dict[str, PackageType] = {kind: kind for kind in PACKAGE_TYPES}
+# How a purl's namespace joins its name in the name OSV uses.
+_NAMESPACE_SEPARATOR = {"npm": "/", "golang": "/", "composer": "/", "maven": ":"}
+_NOT_READ_PREFIX = "shipflow:not-read "
 _DIGEST_PREFIXES = ("sha256:", "sha512:")
 
 
@@ -59,33 +71,99 @@ def package_from_purl(purl_text: str, location: str) -> Package | None:
         return None
     qualifiers = cast(dict[str, str], purl.qualifiers or {})
     name = purl.name
-    if kind in ("npm", "golang") and purl.namespace:
-        name = f"{purl.namespace}/{purl.name}"
+    separator = _NAMESPACE_SEPARATOR.get(kind)
+    if separator and purl.namespace:
+        name = f"{purl.namespace}{separator}{purl.name}"
+    version = unquote(purl.version)
+    epoch = qualifiers.get("epoch", "") if kind == "rpm" else ""
+    if epoch.isdigit() and int(epoch):
+        version = f"{int(epoch)}:{version}"
     source_name = source_version = None
     upstream = qualifiers.get("upstream")
     if upstream:
-        source_name, _, version_part = unquote(upstream).partition("@")
-        source_version = version_part or None
+        source_name, source_version = _upstream(kind, unquote(upstream), epoch)
     return Package(
         name=name,
-        version=unquote(purl.version),
+        version=version,
         type=kind,
         purl=purl_text,
         source_name=source_name,
         source_version=source_version,
         locations=(Location(path=location),),
-        distro=_distro(qualifiers.get("distro")) if kind in ("apk", "deb") else None,
+        distro=_distro(qualifiers.get("distro")) if kind in OS_PACKAGE_TYPES else None,
     )
+
+
+def _upstream(kind: str, upstream: str, epoch: str) -> tuple[str, str | None]:
+    """``glibc``, ``glibc@2.36-9``, or (rpm, as syft writes it) ``bash-5.1.8-6.el9.src.rpm``."""
+    split = split_source_rpm(upstream) if kind == "rpm" else None
+    if split is not None:
+        name, version = split
+    else:
+        name, _, version = upstream.partition("@")
+    if version and epoch.isdigit() and int(epoch) and ":" not in version:
+        version = f"{int(epoch)}:{version}"
+    return name, version or None
+
+
+def _not_read_item(data: Mapping[str, Any]) -> NotRead | None:
+    path, reason = data.get("path"), data.get("reason")
+    if not isinstance(path, str) or not isinstance(reason, str) or not path or not reason:
+        return None
+    layer = data.get("layer")
+    cataloger = data.get("cataloger")
+    return NotRead(
+        location=Location(path=path, layer=layer if isinstance(layer, str) and layer else None),
+        cataloger=cataloger if isinstance(cataloger, str) and cataloger else "unknown",
+        reason=reason,
+    )
+
+
+def _spdx_not_read(annotations: Any) -> list[NotRead]:
+    found: list[NotRead] = []
+    for annotation in annotations or ():
+        comment = annotation.get("comment") if isinstance(annotation, Mapping) else None
+        if not isinstance(comment, str) or not comment.startswith(_NOT_READ_PREFIX):
+            continue
+        try:
+            data = json.loads(comment[len(_NOT_READ_PREFIX) :])
+        except (ValueError, RecursionError):
+            continue
+        item = _not_read_item(data) if isinstance(data, Mapping) else None
+        if item is not None:
+            found.append(item)
+    return found
+
+
+def _cyclonedx_not_read(properties: Any) -> list[NotRead]:
+    grouped: dict[str, dict[str, str]] = {}
+    for prop in properties or ():
+        if not isinstance(prop, Mapping):
+            continue
+        name, value = prop.get("name"), prop.get("value")
+        if (
+            not isinstance(name, str)
+            or not isinstance(value, str)
+            or not name.startswith("shipflow:not-read:")
+        ):
+            continue
+        number, _, field_name = name[len("shipflow:not-read:") :].partition(":")
+        grouped.setdefault(number, {})[field_name] = value
+    items = (_not_read_item(fields) for _, fields in sorted(grouped.items()))
+    return [item for item in items if item is not None]
 
 
 def _spdx(document: Mapping[str, Any], origin: str) -> tuple[Inventory, int]:
     subject, digest = str(document.get("name") or Path(origin).name), None
     packages: list[Package] = []
+    not_read: list[NotRead] = []
     skipped = 0
     for raw in document.get("packages") or ():
         if not isinstance(raw, Mapping):
             continue
         version = str(raw.get("versionInfo") or "")
+        if raw.get("primaryPackagePurpose") in ("CONTAINER", "SOURCE"):
+            not_read.extend(_spdx_not_read(raw.get("annotations")))
         if raw.get("primaryPackagePurpose") == "CONTAINER" and version.startswith(_DIGEST_PREFIXES):
             subject, digest = f"{raw.get('name')}@{version}", version
             continue
@@ -102,7 +180,8 @@ def _spdx(document: Mapping[str, Any], origin: str) -> tuple[Inventory, int]:
             skipped += 1 if purls else 0
             continue
         packages.append(found)
-    return Inventory(subject=subject, subject_digest=digest, packages=packages), skipped
+    inventory = Inventory(subject=subject, subject_digest=digest, packages=packages, not_read=not_read)
+    return inventory, skipped
 
 
 def _components(items: Any) -> Iterator[Mapping[str, Any]]:
@@ -131,8 +210,12 @@ def _cyclonedx(document: Mapping[str, Any], origin: str) -> tuple[Inventory, int
         if found is None:
             skipped += 1
             continue
+        if component.get("scope") == "excluded":
+            found = replace(found, dev=True)
         packages.append(found)
-    return Inventory(subject=subject, subject_digest=digest, packages=packages), skipped
+    not_read = _cyclonedx_not_read(metadata.get("properties") if isinstance(metadata, Mapping) else None)
+    inventory = Inventory(subject=subject, subject_digest=digest, packages=packages, not_read=not_read)
+    return inventory, skipped
 
 
 def read_sbom(path: Path) -> SbomReadResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from shipflow.sbom.model import NotRead
 from shipflow.scan.gate import GateResult
 from shipflow.scan.model import Finding, ScanReport, SuppressedFinding
 from shipflow.scan.severity import Severity
@@ -48,6 +49,15 @@ def _suppressed(item: SuppressedFinding) -> dict[str, Any]:
     return data
 
 
+def not_read_to_json(item: NotRead) -> dict[str, Any]:
+    return {
+        "path": item.location.path,
+        "layer": item.location.layer,
+        "cataloger": item.cataloger,
+        "reason": item.reason,
+    }
+
+
 def gate_to_json(gate: GateResult) -> dict[str, Any]:
     return {
         "passed": gate.passed,
@@ -84,5 +94,6 @@ def report_to_json(report: ScanReport, gate: GateResult | None = None) -> dict[s
         "findings": [finding_to_json(f) for f in report.sorted_findings()],
         "suppressed": [_suppressed(s) for s in suppressed],
         "notes": list(report.notes),
+        "notRead": [not_read_to_json(n) for n in report.not_read],
         "gate": gate_to_json(gate) if gate else None,
     }

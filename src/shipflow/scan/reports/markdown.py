@@ -11,6 +11,11 @@ def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
+def _code(text: str) -> str:
+    """Text for inside a code span in a table cell."""
+    return _cell(text).replace("`", "'")
+
+
 def report_to_markdown(report: ScanReport, gate: GateResult | None = None, limit: int = 200) -> str:
     counts = report.counts()
     lines = [f"### Vulnerability scan: `{report.subject}`", ""]
@@ -52,6 +57,21 @@ def report_to_markdown(report: ScanReport, gate: GateResult | None = None, limit
                 f"{_cell(s.finding.package.version)} | {s.suppression.kind}: {_cell(s.suppression.reason)} |"
             )
         lines += ["", "</details>"]
+    if report.not_read:
+        lines += [
+            "",
+            f"**Not read** ({len(report.not_read)}): these files were recognised but could not be read, "
+            "so their packages are missing from this scan.",
+            "",
+            "| File | Layer | Cataloger | Why |",
+            "|---|---|---|---|",
+        ]
+        for item in report.not_read[:limit]:
+            layer = f"`{item.location.layer}`" if item.location.layer else "—"
+            path = _code(item.location.path)
+            lines.append(f"| `{path}` | {layer} | {_cell(item.cataloger)} | {_cell(item.reason)} |")
+        if len(report.not_read) > limit:
+            lines.append(f"\n… and {len(report.not_read) - limit} more (see the JSON report).")
     if report.notes:
         lines += ["", "**Notes**", ""] + [f"- {_cell(n)}" for n in report.notes]
     return "\n".join(lines) + "\n"

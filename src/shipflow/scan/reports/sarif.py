@@ -2,7 +2,9 @@
 
 Suppressed findings are included with a ``suppressions`` entry carrying the reason, so code
 scanning shows them as dismissed instead of losing them. ``security-severity`` (the CVSS score,
-or a representative score for the rating) lets GitHub rank the alerts.
+or a representative score for the rating) lets GitHub rank the alerts. Files that were
+recognised but not read are warning-level ``toolExecutionNotifications`` of the run's
+invocation: the run completed, but its results are missing those files' packages.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 from typing import Any
 
 from shipflow import __version__
+from shipflow.sbom.model import NotRead
 from shipflow.scan.model import Finding, ScanReport, Suppression
 from shipflow.scan.severity import Severity
 
@@ -85,6 +88,17 @@ def _result(
     return result
 
 
+def _notification(item: NotRead) -> dict[str, Any]:
+    where = item.location.path + (f" (layer {item.location.layer})" if item.location.layer else "")
+    return {
+        "level": "warning",
+        "descriptor": {"id": "shipflow/not-read"},
+        "message": {"text": f"not read: {where}: {item.reason}; its packages are missing from this scan"},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": item.location.path.lstrip("/")}}}],
+        "properties": {"cataloger": item.cataloger, "layer": item.location.layer, "reason": item.reason},
+    }
+
+
 def report_to_sarif(report: ScanReport) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
@@ -106,6 +120,12 @@ def report_to_sarif(report: ScanReport) -> dict[str, Any]:
             }
         },
         "results": results,
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [_notification(n) for n in report.not_read],
+            }
+        ],
         "properties": {
             "subject": report.subject,
             "subjectDigest": report.subject_digest,

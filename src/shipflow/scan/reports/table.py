@@ -8,6 +8,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from shipflow.sbom.model import NotRead
 from shipflow.scan.gate import GateResult
 from shipflow.scan.model import ScanReport
 from shipflow.scan.severity import Severity
@@ -19,6 +20,14 @@ _STYLE = {
     Severity.LOW: "cyan",
     Severity.UNKNOWN: "dim",
 }
+
+
+def describe_not_read(item: NotRead) -> str:
+    """``/app/yarn.lock (layer sha256:…) [yarn-lock]: not valid YAML …`` on one line."""
+    where = item.location.path
+    if item.location.layer:
+        where += f" (layer {item.location.layer})"
+    return f"{where} [{item.cataloger}]: {item.reason}"
 
 
 def report_to_renderable(report: ScanReport, gate: GateResult | None = None) -> RenderableType:
@@ -42,6 +51,8 @@ def report_to_renderable(report: ScanReport, gate: GateResult | None = None) -> 
         parts.append(Text(f"advisory db {report.db.identity} imported {report.db.last_import}", style="dim"))
     for note in report.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
+    for item in report.not_read:
+        parts.append(Text(f"not read: {describe_not_read(item)}", style="yellow"))
     if gate:
         parts.append(Text(gate.summary(), style="bold green" if gate.passed else "bold red"))
     return Group(*parts)
