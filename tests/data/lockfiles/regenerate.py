@@ -174,7 +174,10 @@ COMPOSER_JSON = {
     "name": "shipflow/lockfile-fixture",
     "type": "project",
     "license": "MIT",
-    "repositories": [{"type": "path", "url": "pkgs/*", "options": {"symlink": False}}, {"packagist.org": False}],
+    "repositories": [
+        {"type": "path", "url": "pkgs/*", "options": {"symlink": False}},
+        {"packagist.org": False},
+    ],
     "require": {"acme/http-client": "^2.0"},
     "require-dev": {"acme/test-tools": "^0.9"},
 }
@@ -207,7 +210,13 @@ end
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900) -> str:
     print("+", " ".join(args), f"(in {cwd})", flush=True)
     result = subprocess.run(
-        args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout, check=False
+        args,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if result.returncode != 0:
         sys.exit(f"failed: {' '.join(args)}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
@@ -245,8 +254,9 @@ def javascript(work: Path, versions: dict[str, str]) -> None:
         bin_dir = npm_tool(work, spec)
         directory = project(name)
         if name.startswith("yarn-berry"):
+            registry = NPM_REGISTRY.rstrip("/")
             (directory / ".yarnrc.yml").write_text(
-                f'enableTelemetry: false\nnpmRegistryServer: "{NPM_REGISTRY.rstrip("/")}"\nenableGlobalCache: false\n'
+                f'enableTelemetry: false\nnpmRegistryServer: "{registry}"\nenableGlobalCache: false\n'
             )
             (directory / "yarn.lock").touch()
             run([str(bin_dir / "yarn"), "install", "--mode=update-lockfile"], directory)
@@ -254,13 +264,30 @@ def javascript(work: Path, versions: dict[str, str]) -> None:
             keep(name, directory, ["package.json", "yarn.lock"])
         elif name == "yarn-v1":
             run(
-                [str(bin_dir / "yarn"), "install", "--registry", NPM_REGISTRY, "--ignore-scripts", "--non-interactive"],
+                [
+                    str(bin_dir / "yarn"),
+                    "install",
+                    "--registry",
+                    NPM_REGISTRY,
+                    "--ignore-scripts",
+                    "--non-interactive",
+                ],
                 directory,
             )
             versions[name] = run([str(bin_dir / "yarn"), "--version"], directory)
             keep(name, directory, ["package.json", "yarn.lock"])
         else:
-            run([str(bin_dir / "pnpm"), "install", "--lockfile-only", "--ignore-scripts", "--registry", NPM_REGISTRY], directory)
+            run(
+                [
+                    str(bin_dir / "pnpm"),
+                    "install",
+                    "--lockfile-only",
+                    "--ignore-scripts",
+                    "--registry",
+                    NPM_REGISTRY,
+                ],
+                directory,
+            )
             versions[name] = run([str(bin_dir / "pnpm"), "--version"], directory)
             keep(name, directory, ["package.json", "pnpm-lock.yaml"])
 
@@ -311,7 +338,18 @@ def golang(work: Path, versions: dict[str, str]) -> None:
     (directory / "local" / "go.mod").write_text("module example.com/local\n\ngo 1.21\n")
     (directory / "local" / "local.go").write_text('package local\n\nconst Name = "local"\n')
     run(["go", "mod", "tidy"], directory, env)
-    run(["go", "mod", "download", "github.com/google/uuid@v1.3.0", "github.com/google/uuid@v1.6.0", "github.com/pkg/errors@v0.9.1"], directory, env)
+    run(
+        [
+            "go",
+            "mod",
+            "download",
+            "github.com/google/uuid@v1.3.0",
+            "github.com/google/uuid@v1.6.0",
+            "github.com/pkg/errors@v0.9.1",
+        ],
+        directory,
+        env,
+    )
     keep("gomod", directory, ["go.mod", "go.sum", "main.go", "local/go.mod", "local/local.go"])
     proxy = fresh("goproxy")
     cache = work / "gomodcache" / "cache" / "download"
@@ -340,7 +378,9 @@ def rust(work: Path, versions: dict[str, str]) -> None:
     (directory / "member" / "src").mkdir(parents=True)
     (directory / "Cargo.toml").write_text(CARGO_TOML)
     (directory / "src" / "main.rs").write_text("fn main() {}\n")
-    (directory / "member" / "Cargo.toml").write_text('[package]\nname = "member"\nversion = "0.1.0"\nedition = "2021"\n')
+    (directory / "member" / "Cargo.toml").write_text(
+        '[package]\nname = "member"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
     (directory / "member" / "src" / "lib.rs").write_text("")
     run(["cargo", "generate-lockfile"], directory)
     keep("cargo", directory, ["Cargo.toml", "Cargo.lock", "member/Cargo.toml"])
@@ -353,7 +393,13 @@ def php(work: Path, versions: dict[str, str]) -> None:
     for name, version, licence, require in COMPOSER_PACKAGES:
         package_dir = directory / "pkgs" / name.split("/")[1]
         package_dir.mkdir(parents=True)
-        manifest = {"name": name, "version": version, "license": licence, "type": "library", "require": require}
+        manifest = {
+            "name": name,
+            "version": version,
+            "license": licence,
+            "type": "library",
+            "require": require,
+        }
         (package_dir / "composer.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (directory / "composer.json").write_text(json.dumps(COMPOSER_JSON, indent=2) + "\n")
     run(["composer", "update", "--no-install", "--no-interaction"], directory, env)

@@ -131,8 +131,8 @@ class GoBinaryCataloger:
 
     name = "go-binary"
 
-    def __init__(self, *, max_bytes: int = MAX_BINARY_BYTES) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, *, max_bytes: int | None = None) -> None:
+        self.max_bytes = MAX_BINARY_BYTES if max_bytes is None else max_bytes
 
     def wants(self, path: str) -> bool:
         return False  # read through reduce(), never whole

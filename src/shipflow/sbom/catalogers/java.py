@@ -287,8 +287,8 @@ class JavaArchiveCataloger:
 
     name = "java-archive"
 
-    def __init__(self, *, max_bytes: int = MAX_ARCHIVE_BYTES) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, *, max_bytes: int | None = None) -> None:
+        self.max_bytes = MAX_ARCHIVE_BYTES if max_bytes is None else max_bytes
 
     def wants(self, path: str) -> bool:
         return False  # read through reduce(), never whole

@@ -102,7 +102,8 @@ def os_package(
             arch=arch,
             distro=distro,
             source_name=source_name,
-            source_version=source_version,
+            # The purl version may leave out what the package version has (rpm's epoch).
+            source_version=(purl_version or version) if source_version == version else source_version,
             epoch=epoch,
         ),
         licenses=licenses,

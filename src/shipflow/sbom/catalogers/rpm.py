@@ -95,13 +95,15 @@ class RpmCataloger:
             result.skip(found.location, self.name, str(exc))
             return
         broken = 0
-        for blob in records:
+        for position, blob in enumerate(records, start=1):
             try:
                 header = parse_header(blob)
             except HeaderError as exc:
                 broken += 1
                 if broken <= _MAX_REPORTED_HEADERS:
-                    result.skip(found.location, self.name, f"a package header is malformed: {exc}")
+                    result.skip(
+                        found.location, self.name, f"package record {position}: malformed header: {exc}"
+                    )
                 continue
             if header.name == "gpg-pubkey":
                 continue
