@@ -303,3 +303,44 @@ def test_huge_yarn_lock_is_read_in_bounded_time(tmp_path: Path) -> None:
     (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"pkg-0": "^1.0.0"}}))
     result = _catalog(YarnLockCataloger(), tmp_path)
     assert len(result.packages) == 20_000 and result.not_read == []
+
+
+def test_fast_yaml_reader_equals_pyyaml_on_the_real_lock_files() -> None:
+    """yarn berry and pnpm lock files go through a reader of the YAML subset those tools write
+    (a tenth of PyYAML's time); on every real file it must build what PyYAML builds."""
+    from shipflow.sbom.catalogers.parsing import _load_block_subset, load_yaml
+
+    def normal(value: object) -> object:
+        if isinstance(value, dict):
+            return {str(k): normal(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [normal(v) for v in value]
+        return value if value is None or isinstance(value, bool) else str(value)
+
+    files = [*LOCKS.glob("pnpm-v*/pnpm-lock.yaml"), *LOCKS.glob("yarn-berry-v*/yarn.lock")]
+    assert len(files) == 5
+    for path in files:
+        data = path.read_bytes()
+        assert normal(_load_block_subset(data.decode())) == normal(load_yaml(data)), path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &anchor {x: 1}\nb: *anchor\n",  # anchors: PyYAML, which refuses them
+        "a:\n  - b: 1\n",  # a sequence of mappings
+        "a: |\n  multi\n  line\n",  # a block scalar
+        "a: {b: {c: 1}}\n",  # nested flow
+        "a: 1\na: 2\n",  # a duplicate key
+        "  a: 1\n",  # indented document
+    ],
+)
+def test_yaml_beyond_the_subset_goes_to_pyyaml(text: str) -> None:
+    from shipflow.sbom.catalogers.parsing import Unreadable, _load_block_subset, _NotSimple, load_lock_yaml
+
+    with pytest.raises(_NotSimple):
+        _load_block_subset(text)
+    try:
+        load_lock_yaml(text.encode())
+    except Unreadable:
+        pass  # PyYAML's verdict (aliases refused): also fine

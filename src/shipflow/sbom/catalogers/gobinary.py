@@ -109,20 +109,25 @@ def modules(info: BuildInfo) -> Iterator[tuple[str, str]]:
         yield "stdlib", stdlib
 
 
-def _scan_for_magic(head: bytes, stream: Readable, size: int) -> bool:
-    """Whether the build-info magic occurs in the stream (read in chunks, never held)."""
-    tail = head
+def _read_watching_for_magic(head: bytes, stream: Readable, size: int, keep: bool) -> tuple[bool, bytes]:
+    """Read the rest of the file in chunks, watching for the build-info magic: (found, the
+    whole file if ``keep`` and found, else b""). Nothing is joined for a file without the
+    magic (almost every executable), and nothing is kept at all when ``keep`` is false."""
+    chunks = [head] if keep else []
+    found = MAGIC in head
+    tail = head[-(len(MAGIC) - 1) :]
     remaining = size - len(head)
-    while True:
-        if MAGIC in tail:
-            return True
-        if remaining <= 0:
-            return False
+    while remaining > 0:
         chunk = stream.read(min(_CHUNK, remaining))
         if not chunk:
-            return False
+            break
         remaining -= len(chunk)
-        tail = tail[-(len(MAGIC) - 1) :] + chunk
+        if not found:
+            found = MAGIC in chunk or MAGIC in tail + chunk[: len(MAGIC) - 1]
+            tail = chunk[-(len(MAGIC) - 1) :]
+        if keep:
+            chunks.append(chunk)
+    return found, b"".join(chunks) if keep and found else b""
 
 
 class GoBinaryCataloger:
@@ -146,13 +151,12 @@ class GoBinaryCataloger:
         head = stream.read(min(64, size))
         if not is_executable_magic(head):
             return None
-        if size > self.max_bytes:
-            if _scan_for_magic(head, stream, size):
-                return _result(error=f"a Go executable of {size} bytes, over the {self.max_bytes}-byte cap")
-            return None
-        data = head + stream.read(size - len(head))
-        if MAGIC not in data:
+        keep = size <= self.max_bytes
+        magic, data = _read_watching_for_magic(head, stream, size, keep)
+        if not magic:
             return None  # not a Go executable (the overwhelmingly common case)
+        if not keep:
+            return _result(error=f"a Go executable of {size} bytes, over the {self.max_bytes}-byte cap")
         try:
             found = read_build_info(data)
         except ExecutableFormatError as exc:

@@ -28,7 +28,7 @@ from typing import Any
 from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.lockfiles import in_dependency_dir
 from shipflow.sbom.catalogers.packages import npm_package
-from shipflow.sbom.catalogers.parsing import Unreadable, dev_only, load_yaml, mapping
+from shipflow.sbom.catalogers.parsing import Unreadable, dev_only, load_lock_yaml, mapping
 from shipflow.sbom.model import Distro, Location
 from shipflow.sbom.source import FileSource
 
@@ -167,7 +167,7 @@ class PnpmLockCataloger:
         result = Cataloged()
         for found in source.find(self.wants):
             try:
-                doc = load_yaml(found.data)
+                doc = load_lock_yaml(found.data)
                 if not isinstance(doc, dict):
                     raise Unreadable("not a YAML mapping")
                 snapshots, dev = parse(doc)

@@ -28,7 +28,14 @@ from urllib.parse import unquote
 from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.lockfiles import in_dependency_dir
 from shipflow.sbom.catalogers.packages import npm_package
-from shipflow.sbom.catalogers.parsing import Unreadable, dev_only, load_json_object, load_yaml, mapping, text
+from shipflow.sbom.catalogers.parsing import (
+    Unreadable,
+    dev_only,
+    load_json_object,
+    load_lock_yaml,
+    mapping,
+    text,
+)
 from shipflow.sbom.model import Distro, Location
 from shipflow.sbom.source import FileSource
 
@@ -170,7 +177,7 @@ def _berry_resolution(resolution: str) -> tuple[str, str] | None:
 
 
 def parse_berry(data: bytes) -> list[Entry]:
-    doc = load_yaml(data)
+    doc = load_lock_yaml(data)
     if not isinstance(doc, dict):
         raise Unreadable("not a YAML mapping of lock entries")
     metadata = mapping(doc.get("__metadata"))
