@@ -23,6 +23,7 @@ SCHEMES: dict[str, tuple[str, str]] = {
     "Debian": ("dpkg", "shipflow.scan.versions.dpkg"),
     "Ubuntu": ("dpkg", "shipflow.scan.versions.dpkg"),
     "crates.io": ("cargo", "shipflow.scan.versions.cargo"),
+    "Maven": ("maven", "shipflow.scan.versions.maven"),
     # RPM-based distributions: their ECOSYSTEM ranges are in rpm order.
     "Red Hat": ("rpm", "shipflow.scan.versions.rpm"),
     "Rocky Linux": ("rpm", "shipflow.scan.versions.rpm"),
