@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,37 @@ def test_invalid_and_oversized_versions(bad: str) -> None:
 def test_deep_alternation_within_the_cap_does_not_recurse_too_far() -> None:
     version = "a1" * 100  # 200 characters: 200 nested lists
     assert maven.compare(version, version) == 0
+
+
+def test_log4shell_found_in_a_jar_by_its_maven_ranges(tmp_path: Path) -> None:
+    """A public GHSA record (trimmed, CC-BY-4.0, tests/data/osv/maven) against jars of the
+    affected, a backport-fixed and a fixed log4j-core, nested in an application's war."""
+    import contextlib
+    import io
+    import zipfile
+
+    from shipflow.sbom import catalog_directory
+    from shipflow.scan import AdvisoryDB, import_paths, scan_inventory
+
+    def jar(version: str) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr(
+                "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties",
+                f"groupId=org.apache.logging.log4j\nartifactId=log4j-core\nversion={version}\n",
+            )
+        return buffer.getvalue()
+
+    war = io.BytesIO()
+    with zipfile.ZipFile(war, "w") as archive:
+        for version in ("2.14.1", "2.12.2", "2.15.0"):
+            archive.writestr(f"WEB-INF/lib/log4j-core-{version}.jar", jar(version))
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "shop.war").write_bytes(war.getvalue())
+    import_paths([DATA_DIR / "osv" / "maven"], tmp_path / "adv.db")
+    with contextlib.closing(AdvisoryDB.open(tmp_path / "adv.db")) as db:
+        report = scan_inventory(catalog_directory(tmp_path / "app"), db)
+    assert [(f.advisory_id, f.package.version, f.fixed_versions) for f in report.findings] == [
+        ("GHSA-jfh8-c2jp-5v3q", "2.14.1", ("2.15.0",))
+    ]
+    assert report.findings[0].package.locations == ("shop.war!/WEB-INF/lib/log4j-core-2.14.1.jar",)
