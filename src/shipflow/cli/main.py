@@ -41,6 +41,7 @@ COMMAND_MODULES: dict[str, str] = {
     "sbom": "shipflow.cli.sbom_cmds",
     "scan": "shipflow.cli.scan_cmds",
     "db": "shipflow.cli.scan_cmds",
+    "verify-image": "shipflow.cli.release_cmds",
     "promote": "shipflow.cli.promote_cmds",
     "approve": "shipflow.cli.promote_cmds",
     "status": "shipflow.cli.promote_cmds",
