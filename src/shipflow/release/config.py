@@ -270,7 +270,11 @@ class _Parser:
     def _file(self, node: Node, what: str) -> Path:
         path = Path(node.as_str()).expanduser()
         resolved = path if path.is_absolute() else self.root / path
-        if not resolved.exists():
+        try:
+            exists = resolved.exists()
+        except OSError as exc:  # a name too long for the file system, say
+            raise node.error(f"{what} {node.value!r} cannot be looked up: {exc.strerror or exc}") from exc
+        if not exists:
             raise node.error(f"{what} {node.value!r} does not exist (paths are relative to {self.path.name})")
         return resolved
 

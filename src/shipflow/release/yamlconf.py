@@ -262,6 +262,10 @@ def load_yaml(path: Path, *, display: str | None = None) -> Node:
         raise ConfigError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError as exc:
+        # PyYAML composes recursively: nesting deeper than Python's stack is refused here,
+        # before the depth check below could see it.
+        raise ConfigError(f"{name}: nested too deeply (more than {MAX_DEPTH} levels)") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
