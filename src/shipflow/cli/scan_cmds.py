@@ -35,6 +35,7 @@ from shipflow.scan import (
     load_openvex,
     render,
 )
+from shipflow.scan.aliases import parse_severity_sources
 from shipflow.scan.attestation import VULN_PREDICATE_TYPE, attest_report, invocation_from_environment
 from shipflow.scan.db import default_db_path
 from shipflow.scan.gate import GateResult, ReportSubject, SeverityGate, evaluate_gate, parse_fail_on
@@ -160,6 +161,14 @@ def _attest(
 @click.option("--ignore-unfixed", is_flag=True, help="Suppress findings that have no fixed version yet.")
 @click.option("--max-db-age", default="7d", show_default=True, help="Warn when the DB is older (or 'off').")
 @click.option(
+    "--severity-source",
+    default="highest",
+    show_default=True,
+    help="An advisory published by several databases (GHSA-, PYSEC-, CVE-, DSA-…) is one finding; "
+    "its severity is the highest of their ratings, or that of the first of these comma-separated "
+    "databases that rates it (e.g. debian,ghsa; names: ghsa, pypa, go, nvd, debian, alpine, ubuntu…).",
+)
+@click.option(
     "--engine",
     type=click.Choice([e.value for e in Engine]),
     default=Engine.SHIPFLOW.value,
@@ -192,6 +201,7 @@ def scan_command(
     vex_files: tuple[Path, ...],
     ignore_unfixed: bool,
     max_db_age: str,
+    severity_source: str,
     engine: str,
     platform: str | None,
     attest: bool,
@@ -235,6 +245,7 @@ def scan_command(
         vex=VexIndex([s for path in vex_files for s in load_openvex(path)]),
         ignore_unfixed=ignore_unfixed,
         max_db_age=parse_age(max_db_age),
+        severity_source=parse_severity_sources(severity_source),
     )
     chosen = Engine(engine)
     registry_config = registry.config(subject.reference) if subject.reference is not None else None
@@ -258,6 +269,7 @@ def scan_command(
             "platform": platform,
             "failOn": sorted(s.name for s in gate.fail_on) if gate is not None else None,
             "ignoreUnfixed": ignore_unfixed,
+            "severitySource": list(options.severity_source) or "highest",
             "ignoreFiles": [str(p) for p in ignore_files],
             "vex": [str(p) for p in vex_files],
         }

@@ -1,5 +1,7 @@
-"""``scan_inventory``: match an Inventory against the advisory database, then apply the
-user's exceptions (ignore entries, VEX, ``ignore_unfixed``) and say what was suppressed why."""
+"""``scan_inventory``: match an Inventory against the advisory database, merge the records that
+alias each other into one finding per advisory and package (:mod:`shipflow.scan.aliases`), then
+apply the user's exceptions (ignore entries, VEX, ``ignore_unfixed``) and say what was suppressed
+why."""
 
 from __future__ import annotations
 
@@ -8,10 +10,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from shipflow.sbom.model import OS_PACKAGE_TYPES, Inventory, Package
+from shipflow.scan.aliases import merge_aliases, source_of
 from shipflow.scan.db import AdvisoryDB
 from shipflow.scan.ecosystems import query_for
 from shipflow.scan.ignore import IgnoreRules
-from shipflow.scan.model import Finding, PackageRef, ScanReport, SuppressedFinding, Suppression
+from shipflow.scan.model import (
+    AdvisorySource,
+    Finding,
+    PackageRef,
+    ScanReport,
+    SuppressedFinding,
+    Suppression,
+)
 from shipflow.scan.ranges import evaluate
 from shipflow.scan.versions import scheme_for
 from shipflow.scan.vex import VexIndex
@@ -28,6 +38,10 @@ class ScanOptions:
     # Warn (in the report's notes) when the last import is older than this; None: never.
     max_db_age: timedelta | None = timedelta(days=7)
     now: datetime | None = None
+    # Whose rating a finding published by several databases takes: the first of these
+    # databases ("ghsa", "debian", "nvd"… see shipflow.scan.aliases) that rates it; () = the
+    # highest rating of all its records.
+    severity_source: tuple[str, ...] = ()
 
 
 def _iso(moment: datetime) -> str:
@@ -73,6 +87,15 @@ def _match_package(
                 cvss_vector=advisory.cvss_vector,
                 fixed_versions=fixed,
                 references=advisory.references,
+                sources=(
+                    AdvisorySource(
+                        id=advisory.id,
+                        source=source_of(advisory.id),
+                        severity=advisory.severity,
+                        cvss_score=advisory.cvss_score,
+                        cvss_vector=advisory.cvss_vector,
+                    ),
+                ),
             )
     return list(found.values())
 
@@ -114,12 +137,12 @@ def scan_inventory(inventory: Inventory, db: AdvisoryDB, options: ScanOptions | 
 
 
 def apply_exceptions(report: ScanReport, findings: list[Finding], options: ScanOptions) -> None:
-    """Sort ``findings`` into the report's active and suppressed lists (one per advisory and
-    package), noting expired ignore entries."""
+    """Merge ``findings`` that alias each other, then sort them into the report's active and
+    suppressed lists (one per advisory and package), noting expired ignore entries."""
     today = (options.now or datetime.now(UTC)).date()
     subject_ids = frozenset(x for x in (report.subject, report.subject_digest) if x)
     seen: set[tuple[str, str]] = set()
-    for finding in findings:
+    for finding in merge_aliases(findings, options.severity_source):
         key = (finding.advisory_id, finding.package.purl)
         if key in seen:
             continue

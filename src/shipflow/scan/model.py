@@ -23,7 +23,28 @@ class PackageRef:
 
 
 @dataclass(frozen=True, slots=True)
+class AdvisorySource:
+    """One advisory record behind a finding: its id, the database that published it
+    (``ghsa``, ``pypa``, ``debian``… see :func:`shipflow.scan.aliases.source_of`) and that
+    record's own rating."""
+
+    id: str
+    source: str
+    severity: Severity
+    cvss_score: float | None = None
+    cvss_vector: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
+    """One advisory affecting one package.
+
+    When several databases published the same advisory (``GHSA-…``, ``PYSEC-…``, ``CVE-…``),
+    the scan merges them into one finding: ``advisory_id`` is one record's id, ``aliases``
+    holds every other id, ``sources`` every record, and ``severity`` the rating chosen among
+    them (``severity_source`` says whose).
+    """
+
     advisory_id: str
     aliases: tuple[str, ...]
     package: PackageRef
@@ -33,6 +54,8 @@ class Finding:
     cvss_vector: str | None = None
     fixed_versions: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    sources: tuple[AdvisorySource, ...] = ()
+    severity_source: str | None = None
 
     @property
     def ids(self) -> frozenset[str]:

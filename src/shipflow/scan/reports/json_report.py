@@ -1,8 +1,9 @@
 """The JSON report: a stable, documented shape (``schema: shipflow.dev/scan-report/v1``).
 
-Keys are only ever added within v1. Findings are sorted by severity (highest first), then
-package name, version and advisory id, so the same inputs give the same document apart from
-the timestamps.
+Keys are only ever added within v1 (``sources`` and ``severitySource`` of a finding came with
+alias merging: one finding per advisory however many databases published it). Findings are
+sorted by severity (highest first), then package name, version and advisory id, so the same
+inputs give the same document apart from the timestamps.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
     return {
         "id": finding.advisory_id,
         "aliases": list(finding.aliases),
+        # Every advisory record merged into this finding, and whose rating it took.
+        "sources": [
+            {
+                "id": record.id,
+                "source": record.source,
+                "severity": record.severity.name,
+                "cvssScore": record.cvss_score,
+            }
+            for record in finding.sources
+        ],
+        "severitySource": finding.severity_source,
         "severity": finding.severity.name,
         "cvssScore": finding.cvss_score,
         "cvssVector": finding.cvss_vector,

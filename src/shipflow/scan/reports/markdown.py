@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shipflow.scan.gate import GateResult
-from shipflow.scan.model import ScanReport
+from shipflow.scan.model import Finding, ScanReport
 from shipflow.scan.severity import Severity
 
 
@@ -14,6 +14,11 @@ def _cell(text: str | None) -> str:
 def _code(text: str) -> str:
     """Text for inside a code span in a table cell."""
     return _cell(text).replace("`", "'")
+
+
+def _aliases(finding: Finding) -> str:
+    """The other ids of the advisory (merged records, CVE ids), or a dash."""
+    return _cell(", ".join(finding.aliases)) or "—"
 
 
 def report_to_markdown(report: ScanReport, gate: GateResult | None = None, limit: int = 200) -> str:
@@ -37,24 +42,25 @@ def report_to_markdown(report: ScanReport, gate: GateResult | None = None, limit
     if findings:
         lines += [
             "",
-            "| Severity | Advisory | Package | Installed | Fixed in | Summary |",
-            "|---|---|---|---|---|---|",
+            "| Severity | Advisory | Package | Installed | Fixed in | Summary | Also published as |",
+            "|---|---|---|---|---|---|---|",
         ]
         for f in findings[:limit]:
             lines.append(
                 f"| {f.severity.name} | {_cell(f.advisory_id)} | {_cell(f.package.name)} | "
                 f"{_cell(f.package.version)} | {_cell(', '.join(f.fixed_versions)) or '—'} | "
-                f"{_cell(f.summary)} |"
+                f"{_cell(f.summary)} | {_aliases(f)} |"
             )
         if len(findings) > limit:
             lines.append(f"\n… and {len(findings) - limit} more (see the JSON or SARIF report).")
     if report.suppressed:
         lines += ["", "<details><summary>Suppressed findings</summary>", ""]
-        lines += ["| Advisory | Package | Why |", "|---|---|---|"]
+        lines += ["| Advisory | Package | Why | Also published as |", "|---|---|---|---|"]
         for s in report.suppressed:
             lines.append(
                 f"| {_cell(s.finding.advisory_id)} | {_cell(s.finding.package.name)} "
-                f"{_cell(s.finding.package.version)} | {s.suppression.kind}: {_cell(s.suppression.reason)} |"
+                f"{_cell(s.finding.package.version)} | {s.suppression.kind}: {_cell(s.suppression.reason)} | "
+                f"{_aliases(s.finding)} |"
             )
         lines += ["", "</details>"]
     if report.not_read:

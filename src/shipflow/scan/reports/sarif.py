@@ -1,5 +1,9 @@
 """SARIF 2.1.0 for GitHub code scanning: one rule per advisory, one result per (advisory, package).
 
+An advisory published by several databases is one finding (see :mod:`shipflow.scan.aliases`):
+its rule is named by the finding's primary id, and lists the other ids (``properties.aliases``,
+the help text) and the databases that published it.
+
 Suppressed findings are included with a ``suppressions`` entry carrying the reason, so code
 scanning shows them as dismissed instead of losing them. ``security-severity`` (the CVSS score,
 or a representative score for the rating) lets GitHub rank the alerts. Files that were
@@ -38,6 +42,10 @@ def _rule(finding: Finding) -> dict[str, Any]:
     score = finding.cvss_score if finding.cvss_score is not None else _REPRESENTATIVE_SCORE[finding.severity]
     summary = finding.summary or finding.advisory_id
     help_lines = [summary, "", f"Aliases: {', '.join(finding.aliases) or 'none'}"]
+    if finding.sources:
+        help_lines.append(
+            "Published by: " + ", ".join(f"{r.source} ({r.id}, {r.severity.name})" for r in finding.sources)
+        )
     help_lines += [f"- {url}" for url in finding.references]
     rule: dict[str, Any] = {
         "id": finding.advisory_id,
@@ -49,6 +57,8 @@ def _rule(finding: Finding) -> dict[str, Any]:
         "properties": {
             "security-severity": f"{score:.1f}",
             "tags": ["security", "vulnerability", finding.severity.name],
+            "aliases": list(finding.aliases),
+            "sources": [r.source for r in finding.sources],
         },
     }
     if finding.references:
@@ -81,7 +91,11 @@ def _result(
         "partialFingerprints": {
             "shipflowFinding/v1": hashlib.sha256(f"{finding.advisory_id}|{package.purl}".encode()).hexdigest()
         },
-        "properties": {"purl": package.purl, "fixedVersions": list(finding.fixed_versions)},
+        "properties": {
+            "purl": package.purl,
+            "fixedVersions": list(finding.fixed_versions),
+            "advisoryIds": [finding.advisory_id, *finding.aliases],
+        },
     }
     if suppression is not None:
         result["suppressions"] = [{"kind": "external", "justification": suppression.reason}]

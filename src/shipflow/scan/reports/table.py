@@ -37,9 +37,12 @@ def report_to_renderable(report: ScanReport, gate: GateResult | None = None) -> 
     for column in ("Severity", "Advisory", "Package", "Installed", "Fixed in", "Summary"):
         table.add_column(column, overflow="fold")
     for f in report.sorted_findings():
+        advisory = Text(f.advisory_id)
+        if f.aliases:  # the other ids this advisory is published under, merged into this row
+            advisory.append("\n" + ", ".join(f.aliases), style="dim")
         table.add_row(
             Text(f.severity.name, style=_STYLE[f.severity]),
-            f.advisory_id,
+            advisory,
             f.package.name,
             f.package.version,
             ", ".join(f.fixed_versions) or "-",
