@@ -1,0 +1,99 @@
+"""Syft as the reference inventory: on every image of the corpus (tests/support/corpus.py),
+shipflow lists every (type, name, version) that Syft v1.57.1 lists, in the package types both
+catalog; every remaining difference, either way, is an entry of :data:`EXPLAINED` with its
+reason, and every entry must still be needed (a fixed difference fails the test until its entry
+goes).
+
+Names compare as both tools spell them, except Python names, which compare normalised (PEP 503:
+Syft keeps the METADATA spelling, e.g. ``Jinja2``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import pytest
+
+from fixtures.images import BuiltImage
+from support.corpus import CORPUS
+from support.peers import (
+    SHIPFLOW_TO_SYFT_TYPE,
+    PackageKey,
+    peer_env,
+    shipflow_packages,
+    syft_document,
+    syft_packages,
+)
+
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
+
+# Package types both catalog (Syft's names).
+SHARED_TYPES = frozenset(SHIPFLOW_TO_SYFT_TYPE.values())
+# What Syft finds that is not a package database or manifest shipflow reads, and why it is out
+# of scope.
+SYFT_ONLY_TYPES: dict[str, str] = {
+    "binary": "Syft's binary classifier reads version strings out of executables (here the static "
+    "busybox); shipflow catalogs package databases, manifests and Go build info, not strings in "
+    "arbitrary binaries",
+}
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A known, accepted difference: ``pattern`` (fnmatch on ``type:name@version``) on ``image``
+    is listed only by ``side``."""
+
+    image: str
+    side: Literal["syft-only", "shipflow-only"]
+    pattern: str
+    reason: str
+
+    def matches(self, key: PackageKey) -> bool:
+        return fnmatch.fnmatchcase(str(key), self.pattern)
+
+
+EXPLAINED: tuple[Explained, ...] = (
+    Explained(
+        "debian-app",
+        "syft-only",
+        "npm:sbom-fixture@1.0.0",
+        "the application's own /opt/app/package.json (\"private\": true, next to node_modules): Syft "
+        "lists the project itself as a package; shipflow lists what is installed under node_modules "
+        "(the project is the image, the SBOM's subject, not one of its dependencies)",
+    ),
+)
+
+
+@pytest.mark.parametrize("image_name", [entry.name for entry in CORPUS])
+def test_shipflow_lists_every_package_syft_lists(
+    image_name: str, corpus_images: Callable[[str], BuiltImage], syft_bin: str
+) -> None:
+    image = corpus_images(image_name)
+    document = syft_document(syft_bin, image.layout_path, peer_env())
+    syft_all = syft_packages(document)
+    ours, unmapped = shipflow_packages(image.layout_path, image.tag)
+    assert not unmapped, f"shipflow package types without a Syft name in SHIPFLOW_TO_SYFT_TYPE: {unmapped}"
+
+    unknown_types = {k.type for k in syft_all} - SHARED_TYPES - set(SYFT_ONLY_TYPES)
+    assert not unknown_types, f"Syft found package types this comparison does not place: {unknown_types}"
+    syft_shared = {k for k in syft_all if k.type in SHARED_TYPES}
+
+    explained = [e for e in EXPLAINED if e.image == image_name]
+    differences = {
+        "syft-only": sorted(syft_shared - ours),
+        "shipflow-only": sorted(ours - syft_shared),
+    }
+    unexplained = {
+        side: [str(k) for k in keys if not any(e.side == side and e.matches(k) for e in explained)]
+        for side, keys in differences.items()
+    }
+    assert unexplained == {"syft-only": [], "shipflow-only": []}, (
+        "differences to Syft without an explanation in EXPLAINED"
+    )
+    stale = [e.pattern for e in explained if not any(e.matches(k) for k in differences[e.side])]
+    assert not stale, f"EXPLAINED entries that no longer match a difference (remove them): {stale}"
+    # Not vacuous: most of the image is listed by both.
+    assert len(syft_shared & ours) >= 0.9 * len(syft_shared) > 0
