@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from shipflow.sbom.model import OS_PACKAGE_TYPES, Inventory, Package
 from shipflow.scan.aliases import merge_aliases, source_of
 from shipflow.scan.db import AdvisoryDB
-from shipflow.scan.ecosystems import query_for
+from shipflow.scan.ecosystems import Query, query_for
 from shipflow.scan.ignore import IgnoreRules
 from shipflow.scan.model import (
     AdvisorySource,
@@ -49,9 +49,8 @@ def _iso(moment: datetime) -> str:
 
 
 def _match_package(
-    db: AdvisoryDB, package: Package, inventory: Inventory, problems: Counter[str]
+    db: AdvisoryDB, package: Package, query: Query | None, problems: Counter[str]
 ) -> list[Finding]:
-    query = query_for(package, inventory.distro)
     if query is None:
         if package.type in OS_PACKAGE_TYPES:
             problems[
@@ -121,12 +120,12 @@ def scan_inventory(inventory: Inventory, db: AdvisoryDB, options: ScanOptions | 
             " import fresh advisories with `shipflow db import`"
         )
     problems: Counter[str] = Counter()
-    queries = (query_for(p, inventory.distro) for p in inventory.packages)
-    db.prefetch((eco, q.name) for q in queries if q is not None for eco in q.ecosystems)
+    # One query per package, used twice: to fetch every candidate advisory in a few SQL
+    # queries, then to match.
+    queries = [(package, query_for(package, inventory.distro)) for package in inventory.sorted_packages()]
+    db.prefetch((eco, q.name) for _, q in queries if q is not None for eco in q.ecosystems)
     matched = [
-        finding
-        for package in inventory.sorted_packages()
-        for finding in _match_package(db, package, inventory, problems)
+        finding for package, query in queries for finding in _match_package(db, package, query, problems)
     ]
     apply_exceptions(report, matched, options)
     for problem, count in sorted(problems.items()):
