@@ -289,3 +289,27 @@ def test_source_names_and_the_option() -> None:
         parse_severity_sources("highest,ghsa")
     with pytest.raises(UsageError):
         parse_severity_sources("gh sa")
+
+
+def test_cli_severity_source_option(db: AdvisoryDB, tmp_path: Path) -> None:
+    """`shipflow scan --severity-source` reaches the matcher, and a bad value is a usage error."""
+    from click.testing import CliRunner
+
+    from shipflow.cli.main import cli
+
+    report = tmp_path / "report.json"
+    base = ["scan", str(OSV / "project"), "--db", str(db.path), "--format", "json", "--max-db-age", "off"]
+    result = CliRunner().invoke(cli, [*base, "--severity-source", "pypa,ghsa", "-o", str(report)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(report.read_text())
+    [urllib3] = [f for f in document["findings"] if f["package"]["name"] == "urllib3"]
+    assert (urllib3["id"], urllib3["severity"], urllib3["severitySource"]) == (
+        "GHSA-q2q7-5pp4-w6pg",
+        "HIGH",
+        "ghsa",
+    )
+    assert urllib3["aliases"] == ["PYSEC-2021-108", "CVE-2021-33503"]
+
+    bad = CliRunner().invoke(cli, [*base, "--severity-source", "highest,ghsa"])
+    # main() turns shipflow's errors into exit codes; the bare command group raises them.
+    assert isinstance(bad.exception, UsageError) and bad.exception.exit_code == 2
