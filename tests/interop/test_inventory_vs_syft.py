@@ -60,7 +60,7 @@ EXPLAINED: tuple[Explained, ...] = (
         "debian-app",
         "syft-only",
         "npm:sbom-fixture@1.0.0",
-        "the application's own /opt/app/package.json (\"private\": true, next to node_modules): Syft "
+        'the application\'s own /opt/app/package.json ("private": true, next to node_modules): Syft '
         "lists the project itself as a package; shipflow lists what is installed under node_modules "
         "(the project is the image, the SBOM's subject, not one of its dependencies)",
     ),

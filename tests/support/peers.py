@@ -207,8 +207,9 @@ class PeerFinding:
     fixed: tuple[str, ...] = ()
 
 
-def grype_findings(grype: str, layout: Path, env: Mapping[str, str]) -> list[PeerFinding]:
-    document = json.loads(run_peer([grype, f"oci-dir:{layout}", "-o", "json", "-q"], env))
+def peer_finding_from_grype(output: str) -> list[PeerFinding]:
+    """Findings from ``grype … -o json`` output."""
+    document = json.loads(output)
     out = []
     for match in document.get("matches") or ():
         vuln, artifact = match["vulnerability"], match["artifact"]
@@ -225,20 +226,9 @@ def grype_findings(grype: str, layout: Path, env: Mapping[str, str]) -> list[Pee
     return out
 
 
-def trivy_findings(trivy: str, layout: Path, env: Mapping[str, str]) -> list[PeerFinding]:
-    command = [
-        trivy,
-        "image",
-        "--input",
-        str(layout),
-        *TRIVY_OFFLINE_FLAGS,
-        "--scanners",
-        "vuln",
-        "--format",
-        "json",
-        "--quiet",
-    ]
-    document = json.loads(run_peer(command, env))
+def peer_findings_from_trivy(output: str) -> list[PeerFinding]:
+    """Findings from ``trivy … --format json`` output."""
+    document = json.loads(output)
     out = []
     for result in document.get("Results") or ():
         for vuln in result.get("Vulnerabilities") or ():
@@ -248,6 +238,33 @@ def trivy_findings(trivy: str, layout: Path, env: Mapping[str, str]) -> list[Pee
                 PeerFinding("trivy", vuln["PkgName"].lower(), vuln["InstalledVersion"], frozenset(ids), fixed)
             )
     return out
+
+
+def grype_findings(grype: str, layout: Path, env: Mapping[str, str]) -> list[PeerFinding]:
+    return peer_finding_from_grype(run_peer([grype, f"oci-dir:{layout}", "-o", "json", "-q"], env))
+
+
+def trivy_findings(trivy: str, layout: Path, env: Mapping[str, str]) -> list[PeerFinding]:
+    command = [trivy, "image", "--input", str(layout), *TRIVY_OFFLINE_FLAGS, "--scanners", "vuln"]
+    return peer_findings_from_trivy(run_peer([*command, "--format", "json", "--quiet"], env))
+
+
+def _ours(report: Any) -> list[PeerFinding]:
+    return [
+        PeerFinding("shipflow", f.package.name.lower(), f.package.version, f.ids, tuple(f.fixed_versions))
+        for f in report.findings
+    ]
+
+
+def shipflow_sbom_findings(sbom: Path, db_path: Path) -> list[PeerFinding]:
+    """shipflow's findings reading an SPDX or CycloneDX file (``shipflow scan FILE``)."""
+    import contextlib
+
+    from shipflow.scan import AdvisoryDB, ScanOptions, read_sbom, scan_inventory
+
+    inventory = read_sbom(sbom).inventory
+    with contextlib.closing(AdvisoryDB.open(db_path)) as db:
+        return _ours(scan_inventory(inventory, db, ScanOptions(max_db_age=None)))
 
 
 def shipflow_findings(layout: Path, tag: str, db_path: Path) -> list[PeerFinding]:
