@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.images import BuiltImage, ContextFile, ImageBuilder, busybox_context
-from sbom_support import npm_install, pip_install_target, tree_files
+from support.sbom import npm_install, pip_install_target, tree_files
 
 HOST_STATUS = Path("/var/lib/dpkg/status")
 HOST_OS_RELEASE = Path("/usr/lib/os-release")
