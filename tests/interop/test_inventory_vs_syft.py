@@ -64,6 +64,16 @@ EXPLAINED: tuple[Explained, ...] = (
         "lists the project itself as a package; shipflow lists what is installed under node_modules "
         "(the project is the image, the SBOM's subject, not one of its dependencies)",
     ),
+    Explained(
+        "debian-app",
+        "shipflow-only",
+        "npm:@babel/helper-validator-identifier@7.10.4",
+        "a later layer deleted node_modules/@babel (a whiteout), but the project's package-lock.json "
+        "copied into the image still names it. shipflow reads the lock files of projects copied into "
+        "images (each package located at the lock file), Syft's image catalogers read installed "
+        "package.json files only. On disk Syft is right; the lock file is what the project declares, "
+        "and shipflow's SBOM says which file each entry comes from",
+    ),
 )
 
 
