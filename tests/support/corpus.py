@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.images import BuiltImage, ContextFile, ImageBuilder, busybox_context
+from support.catalog_inputs import go_build, java_archives, rpm_database
 from support.sbom import npm_install, pip_install_target, tree_files
 
 HOST_STATUS = Path("/var/lib/dpkg/status")
@@ -37,6 +39,16 @@ ALPINE_DOCKERFILE = """\
 FROM scratch
 COPY rootfs/ /
 """
+
+ROCKY_DOCKERFILE = """\
+FROM scratch
+COPY busybox /bin/busybox
+COPY rootfs/ /
+"""
+ROCKY_OS_RELEASE = (
+    b'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nID_LIKE="rhel centos fedora"\n'
+    b'VERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n'
+)
 
 
 @dataclass(frozen=True)
@@ -103,9 +115,39 @@ def build_alpine(builder: ImageBuilder, workdir: Path) -> BuiltImage:
     return builder.build("corpus-alpine", ALPINE_DOCKERFILE, files)
 
 
+def build_rocky_mix(builder: ImageBuilder, workdir: Path) -> BuiltImage:
+    """A Rocky Linux 9 style image: an rpmdb.sqlite written by rpm (packages built by rpmbuild
+    from tests/data/rpm/specs), a Go executable from go build (tests/data/lockfiles/gomod),
+    Java archives made by the JDK's jar (an ear holding a war with library jars, a fat jar), and
+    a Node project's pnpm-lock.yaml and yarn.lock (berry) — the catalogers' real inputs
+    (support.catalog_inputs)."""
+    shutil.rmtree(workdir, ignore_errors=True)  # rpm refuses to install into a used database
+    database, _ = rpm_database(workdir / "rpmdb")
+    app = go_build(workdir / "bin" / "app")
+    archives = java_archives(workdir / "java")
+    locks = DATA / "lockfiles"
+    files: dict[str, ContextFile] = {
+        **busybox_context(),
+        "rootfs/etc/os-release": ROCKY_OS_RELEASE,
+        "rootfs/etc/rocky-release": b"Rocky Linux release 9.3 (Blue Onyx)\n",
+        "rootfs/var/lib/rpm/rpmdb.sqlite": database.read_bytes(),
+        "rootfs/usr/local/bin/app": (app.read_bytes(), 0o755),
+        "rootfs/opt/app/shop.ear": archives["ear"].read_bytes(),
+        "rootfs/opt/app/service.jar": archives["fat"].read_bytes(),
+        "rootfs/srv/web/package.json": (locks / "pnpm-v9" / "package.json").read_bytes(),
+        "rootfs/srv/web/pnpm-lock.yaml": (locks / "pnpm-v9" / "pnpm-lock.yaml").read_bytes(),
+        "rootfs/srv/admin/package.json": (locks / "yarn-berry-v4" / "package.json").read_bytes(),
+        "rootfs/srv/admin/yarn.lock": (locks / "yarn-berry-v4" / "yarn.lock").read_bytes(),
+    }
+    return builder.build("corpus-rocky-mix", ROCKY_DOCKERFILE, files)
+
+
 CORPUS: tuple[CorpusImage, ...] = (
     CorpusImage("debian-app", "Debian 12 dpkg (this machine's) + npm + Python", build_debian_app),
     CorpusImage("alpine", "Alpine 3.19 apk database", build_alpine),
+    CorpusImage(
+        "rocky-mix", "Rocky 9 rpmdb.sqlite + Go executable + Java archives + pnpm/yarn", build_rocky_mix
+    ),
 )
 
 

@@ -159,8 +159,27 @@ class PackageKey:
 
 
 def _name(type_: str, name: str) -> str:
-    # Python names compare normalised (PEP 503): Syft keeps METADATA's spelling.
-    return re.sub(r"[-_.]+", "-", name).lower() if type_ == "python" else name
+    """Names as both SBOMs can be compared: Python names normalised (PEP 503; Syft keeps
+    METADATA's spelling), Java archives by artifactId (Syft's name; shipflow's is
+    groupId:artifactId, the group being the purl namespace in both)."""
+    if type_ == "python":
+        return re.sub(r"[-_.]+", "-", name).lower()
+    if type_ == "java-archive":
+        return name.rsplit(":", 1)[-1]
+    return name
+
+
+def _version(type_: str, name: str, version: str) -> str:
+    """Go's standard library: Syft writes the toolchain version (go1.26.8), shipflow the module
+    form OSV matches (v1.26.8)."""
+    if type_ == "go-module" and name == "stdlib":
+        return version.removeprefix("go").removeprefix("v")
+    return version
+
+
+def package_key(type_: str, name: str, version: str) -> PackageKey:
+    key_name = _name(type_, name)
+    return PackageKey(type_, key_name, _version(type_, key_name, version))
 
 
 def syft_document(syft: str, layout: Path, env: Mapping[str, str]) -> dict[str, Any]:
@@ -171,10 +190,7 @@ def syft_document(syft: str, layout: Path, env: Mapping[str, str]) -> dict[str, 
 
 
 def syft_packages(document: Mapping[str, Any]) -> set[PackageKey]:
-    return {
-        PackageKey(a["type"], _name(a["type"], a["name"]), a["version"])
-        for a in document.get("artifacts") or ()
-    }
+    return {package_key(a["type"], a["name"], a["version"]) for a in document.get("artifacts") or ()}
 
 
 def shipflow_packages(layout: Path, tag: str) -> tuple[set[PackageKey], set[str]]:
@@ -189,7 +205,7 @@ def shipflow_packages(layout: Path, tag: str) -> tuple[set[PackageKey], set[str]
         if syft_type is None:
             unmapped.add(package.type)
             continue
-        keys.add(PackageKey(syft_type, _name(syft_type, package.name), package.version))
+        keys.add(package_key(syft_type, package.name, package.version))
     return keys, unmapped
 
 

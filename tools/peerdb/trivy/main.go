@@ -5,7 +5,11 @@
 //	peerdb-trivy -out CACHE/db PATH...
 //
 // PATH is an OSV record (.json, .yaml, .yml) or a directory of them. Trivy reads the result with
-// `TRIVY_CACHE_DIR=CACHE trivy image --skip-db-update --offline-scan ...`.
+// `TRIVY_CACHE_DIR=CACHE trivy image --skip-db-update --skip-java-db-update --offline-scan ...`.
+//
+// Beside it, CACHE/java-db gets an empty Java DB (trivy-java-db's schema, no artifacts), as
+// trivy's own tests make one: Trivy refuses to analyse a jar without a Java DB, and it cannot be
+// downloaded here. With it, Trivy names jars from their pom.properties and manifests only.
 //
 // The records go through trivy-db's own import code wherever it has one, so that Trivy sees them
 // as it would in its published database:
@@ -36,6 +40,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.yaml.in/yaml/v4"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver trivy-java-db opens (as trivy links it)
+
+	javadb "github.com/aquasecurity/trivy-java-db/pkg/db"
 
 	"github.com/aquasecurity/trivy-db/pkg/db"
 	"github.com/aquasecurity/trivy-db/pkg/ecosystem"
@@ -375,8 +382,35 @@ func run() error {
 	if err := build.Build(targets); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
+	if err := emptyJavaDB(filepath.Join(filepath.Dir(filepath.Clean(*out)), "java-db")); err != nil {
+		return fmt.Errorf("java db: %w", err)
+	}
 	fmt.Printf("peerdb-trivy: %d records (%s) -> %s\n", len(records), strings.Join(targets, ", "), db.Path(*out))
 	return nil
+}
+
+// emptyJavaDB writes trivy-java-db's tables with no rows, and its metadata.
+func emptyJavaDB(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	jdb, err := javadb.New(dir)
+	if err != nil {
+		return err
+	}
+	if err := jdb.Init(); err != nil {
+		return err
+	}
+	if err := jdb.Close(); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	client := javadb.NewMetadata(dir)
+	return client.Update(javadb.Metadata{
+		Version:    javadb.SchemaVersion,
+		NextUpdate: now.Add(10 * 365 * 24 * time.Hour),
+		UpdatedAt:  now,
+	})
 }
 
 func main() {
