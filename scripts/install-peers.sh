@@ -32,6 +32,8 @@
 #   on an idle machine syft takes about 240 s, grype 61 s after it, trivy 581 s (FACTS.md).
 # syft, grype and trivy print their version only when it is set at link time: the VERSION-VAR
 # column names the variable -X sets (otherwise they print "[not provided]" / "dev").
+#   actionlint github.com/rhysd/actionlint/cmd/actionlint@v1.7.12                   < 1 min
+#           lints the GitHub workflows `shipflow init` writes (tests/unit/scaffold, tests/integration).
 # Already built at the pinned version: skipped in < 1 s.
 #
 # Which referrers registry, and what did not work (checked 2026-11):
@@ -70,6 +72,7 @@ PEERS=(
   "syft   github.com/anchore/syft/cmd/syft                  github.com/anchore/syft                 v1.57.1  main.version CGO_ENABLED=0"
   "grype  github.com/anchore/grype/cmd/grype                github.com/anchore/grype                v0.121.2 main.version CGO_ENABLED=0"
   "trivy  github.com/aquasecurity/trivy/cmd/trivy           github.com/aquasecurity/trivy           v0.74.0  github.com/aquasecurity/trivy/pkg/version/app.ver CGO_ENABLED=0,GOEXPERIMENT=jsonv2"
+  "actionlint github.com/rhysd/actionlint/cmd/actionlint  github.com/rhysd/actionlint             v1.7.12"
 )
 
 log() { printf 'install-peers: %s\n' "$*"; }

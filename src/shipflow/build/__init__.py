@@ -1,5 +1,81 @@
-"""Building images: builder backends (buildah, docker buildx) and SLSA provenance."""
+"""Building images once: builder backends (buildah, docker buildx), build-once reuse, SLSA provenance.
+
+The public API (what ``shipflow build`` and ``shipflow release`` use)::
+
+    result = build_image(BuildSettings(context=Path("."), image="oci:./store", tags=("1.2.0",)))
+    result.digest, result.reused, result.image          # sha256:…, False, oci:./store@sha256:…
+    predicate = provenance_for(result)                  # SLSA v1 provenance (JSON bytes)
+    attest_provenance(store, result, key)               # signed, attached as cosign does
+
+``build_image`` reuses the digest when the store already holds an image built from the same
+inputs (:class:`BuildInputs`: revision, Dockerfile, context digest, build arguments, platform,
+target, extra labels), unless ``rebuild=True``. See :mod:`shipflow.build.core`.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from shipflow.build.builders import (
+    Builder,
+    BuilderChoice,
+    BuilderOptions,
+    BuilderOutput,
+    BuildRequest,
+    builder_for,
+    host_platform,
+)
+from shipflow.build.context import ContextDigest, IgnoreMatcher, digest_context
+from shipflow.build.core import (
+    OCI_CREATED,
+    OCI_REVISION,
+    OCI_SOURCE,
+    OCI_VERSION,
+    BaseImageDigest,
+    BuildResult,
+    BuildSettings,
+    build_image,
+    read_labels,
+)
+from shipflow.build.errors import BuilderUnavailable, BuildFailed
+from shipflow.build.inputs import FINGERPRINT_LABEL, BuildInputs, fingerprint_tag
+from shipflow.build.provenance import (
+    BUILD_TYPE,
+    SLSA_PROVENANCE_V1,
+    attest_provenance,
+    provenance_for,
+    provenance_predicate,
+)
+from shipflow.build.source import SourceInfo, discover_source
+
+__all__ = [
+    "BUILD_TYPE",
+    "FINGERPRINT_LABEL",
+    "OCI_CREATED",
+    "OCI_REVISION",
+    "OCI_SOURCE",
+    "OCI_VERSION",
+    "SLSA_PROVENANCE_V1",
+    "BaseImageDigest",
+    "BuildFailed",
+    "BuildInputs",
+    "BuildRequest",
+    "BuildResult",
+    "BuildSettings",
+    "Builder",
+    "BuilderChoice",
+    "BuilderOptions",
+    "BuilderOutput",
+    "BuilderUnavailable",
+    "ContextDigest",
+    "IgnoreMatcher",
+    "SourceInfo",
+    "attest_provenance",
+    "build_image",
+    "builder_for",
+    "digest_context",
+    "discover_source",
+    "fingerprint_tag",
+    "host_platform",
+    "provenance_for",
+    "provenance_predicate",
+    "read_labels",
+]

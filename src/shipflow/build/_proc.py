@@ -1,0 +1,123 @@
+"""Run a builder's subprocess with a deadline that kills its whole process group.
+
+Builders start children of their own (buildah's RUN steps, docker's plugins); on a timeout
+the group is killed, so nothing keeps running after shipflow gave up. Output is kept bounded:
+only the last ``keep`` bytes of each stream are held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from shipflow.errors import InfrastructureError
+from shipflow.redact import redact
+
+__all__ = ["ProcResult", "ProcTimeout", "run"]
+
+_KEEP = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def tail(self, lines: int = 30) -> str:
+        """The last lines of stderr (else stdout), redacted: for an error message."""
+        text = self.stderr.strip() or self.stdout.strip()
+        return redact("\n".join(text.splitlines()[-lines:]))
+
+
+class ProcTimeout(InfrastructureError):
+    """A subprocess ran past its deadline and was killed with its process group."""
+
+
+class _Tail:
+    """Collects a stream on a thread, keeping only its last ``keep`` bytes."""
+
+    def __init__(self, stream: IO[bytes], keep: int) -> None:
+        self._stream = stream
+        self._keep = keep
+        self._data = bytearray()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        for chunk in iter(lambda: self._stream.read(65536), b""):
+            self._data += chunk
+            if len(self._data) > 2 * self._keep:
+                del self._data[: len(self._data) - self._keep]
+
+    def text(self) -> str:
+        self._thread.join(timeout=5)
+        return bytes(self._data[-self._keep :]).decode("utf-8", errors="replace")
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    keep: int = _KEEP,
+) -> ProcResult:
+    """Run ``argv`` to completion (stdin closed) within ``timeout`` seconds.
+
+    Raises :class:`ProcTimeout` after killing the process group on a timeout, and
+    InfrastructureError when the program cannot be started at all.
+    """
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise InfrastructureError(
+            f"{argv[0]} is not installed", hint=f"install {Path(argv[0]).name}"
+        ) from exc
+    except OSError as exc:
+        raise InfrastructureError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = _Tail(proc.stdout, keep), _Tail(proc.stderr, keep)
+    try:
+        returncode = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill_group(proc)
+        raise ProcTimeout(
+            f"{Path(argv[0]).name} {' '.join(argv[1:3])} did not finish within {timeout:g} s; stopped",
+            hint="raise the timeout (--timeout) or look at what the build is waiting for",
+        ) from exc
+    except BaseException:  # KeyboardInterrupt: never leave the builder running
+        _kill_group(proc)
+        raise
+    return ProcResult(tuple(argv), returncode, out.text(), err.text())
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
