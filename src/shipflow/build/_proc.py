@@ -64,6 +64,8 @@ class _Tail:
 
     def text(self) -> str:
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._stream.close()
         return bytes(self._data[-self._keep :]).decode("utf-8", errors="replace")
 
 

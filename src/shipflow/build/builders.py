@@ -392,8 +392,9 @@ class BuildahBuilder:
         """Remove working containers; with a private storage root, unmount and delete it all."""
         if not self._workdir.exists():
             return
-        with contextlib.suppress(InfrastructureError):
-            _proc.run([*self.global_args(), "rm", "--all"], timeout=_QUICK_TIMEOUT, env=self._environ())
+        if self.root.exists():  # nothing to remove when nothing was built
+            with contextlib.suppress(InfrastructureError):
+                _proc.run([*self.global_args(), "rm", "--all"], timeout=_QUICK_TIMEOUT, env=self._environ())
         if self.ephemeral:
             leftover = _mounts_below(self._workdir)
             for mount_point in sorted(leftover, key=len, reverse=True):

@@ -203,16 +203,20 @@ def _builder_id(settings: BuildSettings, builder: str, env: Mapping[str, str]) -
     return f"urn:shipflow:builder:local:{builder}"
 
 
-def _open(image: str, config: RegistryConfig | None) -> tuple[Reference, Store]:
-    from shipflow.oci.open import open_store
-
+def _store_ref(image: str) -> Reference:
     ref = parse_reference(image)
     if ref.tag is not None or ref.digest is not None:
         raise UsageError(
             f"--image {image} names a tag or digest; give the repository only",
             hint="e.g. --image oci:./store or --image ghcr.io/org/app, and --tag for tags",
         )
-    return ref, open_store(ref, config=config, create=ref.is_layout)
+    return ref
+
+
+def _open(ref: Reference, config: RegistryConfig | None) -> Store:
+    from shipflow.oci.open import open_store
+
+    return open_store(ref, config=config, create=ref.is_layout)
 
 
 def read_labels(store: Store, digest: Digest) -> dict[str, str]:
@@ -287,6 +291,7 @@ def build_image(settings: BuildSettings, *, events: EventSink | None = None) -> 
     started = time.monotonic()
     started_on = utc_timestamp()
 
+    store_ref = _store_ref(settings.image)  # a malformed --image fails before any work
     context = settings.context.resolve()
     dockerfile = (settings.dockerfile or context / "Dockerfile").resolve()
     for tag in settings.tags:
@@ -349,7 +354,7 @@ def build_image(settings: BuildSettings, *, events: EventSink | None = None) -> 
         context_bytes=ctx.bytes,
     )
 
-    store_ref, store = _open(settings.image, settings.registry)
+    store = _open(store_ref, settings.registry)
     existing = _existing_build(store, build_tag, fingerprint)
     invocation = _invocation_id(env)
     if existing is not None and not settings.rebuild:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shipflow.errors import UsageError
+from shipflow.oci.reference import parse_reference
 
 __all__ = ["BaseImage", "DockerfileInfo", "parse_dockerfile"]
 
@@ -77,6 +78,13 @@ def parse_dockerfile(content: str, build_args: Mapping[str, str]) -> DockerfileI
                     f"FROM {parent} uses a build argument that has no value",
                     hint="declare it with a default (ARG NAME=value) or pass --build-arg NAME=value",
                 )
+            try:
+                parse_reference(parent)
+            except UsageError as exc:
+                raise UsageError(
+                    f"FROM {parent}: {exc} (an undefined build argument?)",
+                    hint="declare the argument with a default (ARG NAME=value) or pass --build-arg NAME=value",
+                ) from exc
             if parent not in seen:
                 seen.add(parent)
                 bases.append(BaseImage(parent, index))
