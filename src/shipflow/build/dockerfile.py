@@ -83,7 +83,7 @@ def parse_dockerfile(content: str, build_args: Mapping[str, str]) -> DockerfileI
             except UsageError as exc:
                 raise UsageError(
                     f"FROM {parent}: {exc} (an undefined build argument?)",
-                    hint="declare the argument with a default (ARG NAME=value) or pass --build-arg NAME=value",
+                    hint="give the argument a default (ARG NAME=value) or pass --build-arg NAME=value",
                 ) from exc
             if parent not in seen:
                 seen.add(parent)
