@@ -27,6 +27,7 @@ pytest_plugins = [
     "fixtures.tokenserver",
     "fixtures.canary_services",
     "fixtures.postgres",
+    "fixtures.example",
 ]
 
 TIERS = ("unit", "integration", "interop", "e2e", "reliability")

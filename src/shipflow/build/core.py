@@ -355,7 +355,13 @@ def build_image(settings: BuildSettings, *, events: EventSink | None = None) -> 
     )
 
     store = _open(store_ref, settings.registry)
-    existing = _existing_build(store, build_tag, fingerprint)
+    try:
+        existing = _existing_build(store, build_tag, fingerprint)
+    except BuildFailed as exc:
+        if not settings.rebuild:
+            raise
+        existing = None  # --rebuild: the new image takes the tag over
+        sink.emit("build.tag-replaced", f"{exc.message}; --rebuild replaces it", tag=build_tag)
     invocation = _invocation_id(env)
     if existing is not None and not settings.rebuild:
         tags = _apply_tags(store, existing, settings.tags, sink)

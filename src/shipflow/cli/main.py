@@ -41,6 +41,7 @@ COMMAND_MODULES: dict[str, str] = {
     "sbom": "shipflow.cli.sbom_cmds",
     "scan": "shipflow.cli.scan_cmds",
     "db": "shipflow.cli.scan_cmds",
+    "build": "shipflow.cli.build_cmds",
     "verify-image": "shipflow.cli.release_cmds",
     "promote": "shipflow.cli.promote_cmds",
     "approve": "shipflow.cli.promote_cmds",
@@ -50,6 +51,7 @@ COMMAND_MODULES: dict[str, str] = {
     "canary": "shipflow.cli.canary_cmds",
     "rollback": "shipflow.cli.canary_cmds",
     "migration": "shipflow.cli.migration_cmds",
+    "init": "shipflow.cli.init_cmds",
 }
 
 
