@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from shipflow.build import _proc
 from shipflow.errors import InfrastructureError, UsageError
 
-__all__ = ["SourceInfo", "clean_repository_url", "discover_source"]
+__all__ = ["SourceInfo", "clean_repository_url", "discover_source", "origin_url"]
 
 _GIT_TIMEOUT = 30.0
 _REVISION = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -66,6 +66,11 @@ def _git(cwd: Path, *args: str) -> str | None:
     except InfrastructureError:  # git missing: the settings or the environment must say
         return None
     return result.stdout.strip() if result.ok else None
+
+
+def origin_url(path: Path) -> str | None:
+    """The URL of the git remote ``origin`` of the work tree at ``path`` (None: none, or no git)."""
+    return _git(path, "remote", "get-url", "origin") or None
 
 
 def _version_from_tag(tag: str) -> str:
