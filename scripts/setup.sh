@@ -146,6 +146,9 @@ step_peers() {
   else
     need_root "the Go peers in $dir" "bash scripts/install-peers.sh (or set SHIPFLOW_PEERS_BIN to a directory you own)"
   fi
+  if [[ -e "$dir/.lock" ]] && command -v flock >/dev/null 2>&1 && ! flock -n "$dir/.lock" true 2>/dev/null; then
+    say "Go peers: another scripts/install-peers.sh is building into $dir; waiting for it to finish"
+  fi
   local log
   log="$(mktemp "${TMPDIR:-/tmp}/shipflow-setup-peers.XXXXXX")"
   # Quiet when nothing had to be built; the whole output when something was (or failed).

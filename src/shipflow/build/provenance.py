@@ -28,19 +28,20 @@ history and the provenance would both keep it); use the builder's secret mounts 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipflow import __version__
 from shipflow.build.core import BuildResult
 from shipflow.errors import UsageError
-from shipflow.oci.store import Store
-from shipflow.signing.dsse import PREDICATE_TYPES, STATEMENT_V1
-from shipflow.signing.keys import Signer
-from shipflow.signing.sign import AttestResult, attest
+
+if TYPE_CHECKING:  # signing (cryptography) is imported only when a provenance is signed
+    from shipflow.oci.store import Store
+    from shipflow.signing.keys import Signer
+    from shipflow.signing.sign import AttestResult
 
 __all__ = ["BUILD_TYPE", "SLSA_PROVENANCE_V1", "attest_provenance", "provenance_for"]
 
-SLSA_PROVENANCE_V1 = PREDICATE_TYPES["slsaprovenance1"]
+SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"  # cosign's --type slsaprovenance1
 BUILD_TYPE = "urn:shipflow:buildtype:container-image:v1"
 
 
@@ -147,6 +148,9 @@ def attest_provenance(
     store: Store, result: BuildResult, key: Signer, *, subject_name: str | None = None
 ) -> AttestResult:
     """Sign the provenance of ``result`` and attach it to the image in ``store``."""
+    from shipflow.signing.dsse import STATEMENT_V1
+    from shipflow.signing.sign import attest
+
     return attest(
         store,
         result.digest,

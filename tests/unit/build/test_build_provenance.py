@@ -14,6 +14,7 @@ from shipflow.build.source import SourceInfo, clean_repository_url
 from shipflow.errors import UsageError
 from shipflow.oci.digest import Digest
 from shipflow.oci.reference import parse_reference
+from shipflow.signing.dsse import PREDICATE_TYPES
 
 REV = "4ee586770b5cd46b7623978e87bdf5ed606df6fd"
 DIGEST = Digest.parse("sha256:" + "d" * 64)
@@ -51,7 +52,7 @@ def result(*, reused: bool = False, bases: tuple[BaseImageDigest, ...] = ()) -> 
 
 def test_predicate_has_the_slsa_v1_shape() -> None:
     predicate = json.loads(provenance_for(result()))
-    assert SLSA_PROVENANCE_V1 == "https://slsa.dev/provenance/v1"
+    assert SLSA_PROVENANCE_V1 == "https://slsa.dev/provenance/v1" == PREDICATE_TYPES["slsaprovenance1"]
     definition, run = predicate["buildDefinition"], predicate["runDetails"]
     assert set(predicate) == {"buildDefinition", "runDetails"}
     assert definition["buildType"] == BUILD_TYPE
