@@ -138,3 +138,25 @@ def test_help_explains_build_once() -> None:
     result = shipflow("build", "--help")
     assert result.returncode == 0
     assert "--rebuild" in result.stdout and "same inputs" in result.stdout
+
+
+def test_image_defaults_to_shipflow_yaml(example_repo: ExampleRepo, tmp_path: Path) -> None:
+    from shipflow.signing import generate_private_key
+
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "cosign.pub").write_bytes(generate_private_key().verifier.pem)
+    (tmp_path / "shipflow.yaml").write_text(
+        "image: oci:./store\nkeys: {trusted: [keys/cosign.pub]}\nenvironments:\n  dev: {promoted_by: [ci]}\n"
+        "roles: {ci: [bot]}\n"
+    )
+    built = shipflow("build", str(example_repo.path), "--build-arg", "VERSION=1.2.3", "--json", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["image"].startswith(
+        f"oci:{tmp_path / 'store'}@sha256:"
+    )  # relative to the file
+    assert (tmp_path / "store" / "index.json").is_file()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    missing = shipflow("build", str(example_repo.path), cwd=elsewhere)
+    assert missing.returncode == 2 and "shipflow init" in missing.stderr

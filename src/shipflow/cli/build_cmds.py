@@ -13,6 +13,7 @@ import click
 
 from shipflow.cli.common import RegistryOptions, json_option, key_option, password_source, registry_options
 from shipflow.cli.output import github_output, note, print_json, stdout, step_summary
+from shipflow.cli.pipeline import config_option
 from shipflow.errors import UsageError
 from shipflow.events import Event, EventBus
 
@@ -56,10 +57,12 @@ def _summary(result: Any) -> str:
     "--image",
     "image",
     envvar="SHIPFLOW_IMAGE",
-    required=True,
+    default=None,
     metavar="REPO",
-    help="Store to build into, without tag: oci:./store or ghcr.io/org/app (env SHIPFLOW_IMAGE).",
+    help="Store to build into, without tag: oci:./store or ghcr.io/org/app (default: $SHIPFLOW_IMAGE, "
+    "else the image of shipflow.yaml).",
 )
+@config_option
 @click.option(
     "-t", "--tag", "tags", multiple=True, metavar="TAG", help="Also point TAG at the image; repeatable."
 )
@@ -142,7 +145,8 @@ def _summary(result: Any) -> str:
 @json_option
 def build_cmd(
     context: Path,
-    image: str,
+    image: str | None,
+    config_path: Path | None,
     tags: tuple[str, ...],
     dockerfile: Path | None,
     build_args: tuple[str, ...],
@@ -180,6 +184,10 @@ def build_cmd(
     from shipflow.build import BuilderChoice, BuilderOptions, BuildSettings, build_image, provenance_for
     from shipflow.fsutil import atomic_write
 
+    if image is None:
+        from shipflow.release.config import find_config, load_config
+
+        image = load_config(find_config(config_path)).image
     if attest and key is None:
         import os
 

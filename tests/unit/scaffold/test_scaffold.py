@@ -210,3 +210,20 @@ def test_options_are_validated() -> None:
 )
 def test_default_image_from_the_remote(remote: str | None, image: str) -> None:
     assert default_image(remote) == image
+
+
+def test_shipflow_yaml_passes_the_pipeline_loader(repo: Path) -> None:
+    """The promotion loader accepts the file once the keys it names exist (init writes no keys)."""
+    from shipflow.errors import ConfigError
+    from shipflow.release.config import load_config
+    from shipflow.signing import generate_private_key
+
+    with pytest.raises(ConfigError, match=r"keys/cosign\.pub"):
+        load_config(repo / "shipflow.yaml")
+    (repo / "keys").mkdir()
+    for name in ("cosign.pub", "CHANGE_ME_tech_lead.pub"):
+        (repo / "keys" / name).write_bytes(generate_private_key().verifier.pem)
+    config = load_config(repo / "shipflow.yaml")
+    assert config.image == "ghcr.io/immoflowme/app"
+    assert config.describe_paths() == "build → dev, dev → staging, staging → canary, canary → production"
+    assert config.section("canary") is not None
