@@ -63,6 +63,11 @@ class _Tail:
                 del self._data[: len(self._data) - self._keep]
 
     def text(self) -> str:
+        """What was read (its last ``keep`` bytes); closes the pipe once the reader is done.
+
+        A grandchild that keeps the pipe open (a daemon the program started) would keep the
+        reader waiting: after 5 s it is left to finish in the background.
+        """
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
             self._stream.close()
@@ -111,7 +116,9 @@ def run(
     except BaseException:  # KeyboardInterrupt: never leave the builder running
         _kill_group(proc)
         raise
-    return ProcResult(tuple(argv), returncode, out.text(), err.text())
+    finally:
+        stdout_text, stderr_text = out.text(), err.text()  # joins the readers, closes the pipes
+    return ProcResult(tuple(argv), returncode, stdout_text, stderr_text)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
