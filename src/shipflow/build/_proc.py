@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -47,20 +47,39 @@ class ProcTimeout(InfrastructureError):
 
 
 class _Tail:
-    """Collects a stream on a thread, keeping only its last ``keep`` bytes."""
+    """Collects a stream on a thread, keeping only its last ``keep`` bytes; hands each complete
+    line (redacted, at most 1000 characters) to ``on_line`` as it arrives."""
 
-    def __init__(self, stream: IO[bytes], keep: int) -> None:
+    def __init__(self, stream: IO[bytes], keep: int, on_line: Callable[[str], None] | None = None) -> None:
         self._stream = stream
         self._keep = keep
+        self._on_line = on_line
         self._data = bytearray()
+        self._partial = b""
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
 
     def _pump(self) -> None:
-        for chunk in iter(lambda: self._stream.read(65536), b""):
+        read = getattr(self._stream, "read1", self._stream.read)  # read1: what is there, now
+        for chunk in iter(lambda: read(65536), b""):
             self._data += chunk
             if len(self._data) > 2 * self._keep:
                 del self._data[: len(self._data) - self._keep]
+            if self._on_line is not None:
+                self._lines(chunk)
+
+    def _lines(self, chunk: bytes) -> None:
+        assert self._on_line is not None
+        *complete, self._partial = (self._partial + chunk).split(b"\n")
+        self._partial = self._partial[-4096:]
+        for raw in complete:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r")
+            if line:
+                try:
+                    self._on_line(redact(line[:1000]))
+                except Exception:  # a broken listener must not stop the reader (the pipe would fill)
+                    self._on_line = None
+                    return
 
     def text(self) -> str:
         """What was read (its last ``keep`` bytes); closes the pipe once the reader is done.
@@ -81,11 +100,13 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     keep: int = _KEEP,
+    on_line: Callable[[str], None] | None = None,
 ) -> ProcResult:
     """Run ``argv`` to completion (stdin closed) within ``timeout`` seconds.
 
     Raises :class:`ProcTimeout` after killing the process group on a timeout, and
-    InfrastructureError when the program cannot be started at all.
+    InfrastructureError when the program cannot be started at all. ``on_line`` sees every line
+    of both streams as it is written (progress), redacted.
     """
     try:
         proc = subprocess.Popen(
@@ -104,7 +125,7 @@ def run(
     except OSError as exc:
         raise InfrastructureError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
     assert proc.stdout is not None and proc.stderr is not None
-    out, err = _Tail(proc.stdout, keep), _Tail(proc.stderr, keep)
+    out, err = _Tail(proc.stdout, keep, on_line), _Tail(proc.stderr, keep, on_line)
     try:
         returncode = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired as exc:

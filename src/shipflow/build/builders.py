@@ -29,7 +29,7 @@ import platform as _platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -114,6 +114,7 @@ class BuildRequest:
     name: str  # a local name for the image while it is built (buildah: the storage name)
     output: Path  # the OCI layout directory to write (created by the builder)
     timeout: float = 3600.0
+    on_output: Callable[[str], None] | None = field(default=None, compare=False)  # builder lines
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,12 @@ class BuildahBuilder:
     def build(self, request: BuildRequest, bases: Mapping[str, Digest | None]) -> BuilderOutput:
         iidfile = self._workdir / "iid"
         digestfile = self._workdir / "digest"
-        bud = _proc.run(self.bud_command(request, iidfile), timeout=request.timeout, env=self._environ())
+        bud = _proc.run(
+            self.bud_command(request, iidfile),
+            timeout=request.timeout,
+            env=self._environ(),
+            on_line=request.on_output,
+        )
         if not bud.ok:
             raise BuildFailed(
                 f"buildah bud failed (exit {bud.returncode}):\n{bud.tail()}",
@@ -490,7 +496,10 @@ class BuildxBuilder:
     def build(self, request: BuildRequest, bases: Mapping[str, Digest | None]) -> BuilderOutput:
         metadata = self._workdir / "metadata.json"
         result = _proc.run(
-            self.build_command(request, metadata), timeout=request.timeout, env=self.build_environ(request)
+            self.build_command(request, metadata),
+            timeout=request.timeout,
+            env=self.build_environ(request),
+            on_line=request.on_output,
         )
         if not result.ok:
             hint = "fix the Dockerfile or the context; the lines above are BuildKit's"

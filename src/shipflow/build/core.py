@@ -417,6 +417,7 @@ def build_image(settings: BuildSettings, *, events: EventSink | None = None) -> 
                 name=f"localhost/shipflow-build/image:{fingerprint.removeprefix('sha256:')[:16]}",
                 output=workdir / "layout",
                 timeout=settings.timeout,
+                on_output=lambda line: _builder_line(sink, line),
             )
             sink.emit(
                 "build.started",
@@ -482,6 +483,16 @@ def build_image(settings: BuildSettings, *, events: EventSink | None = None) -> 
         previous_digest=existing,
         dockerfile_path=dockerfile_rel,
     )
+
+
+def _builder_line(sink: EventSink, line: str) -> None:
+    """Builder output as events: the step lines as ``build.step`` (progress a person can
+    follow), everything else as ``build.output`` (for -v and logs)."""
+    text = line.strip()
+    if text.startswith(("STEP ", "#")) and ("STEP" in text or "[" in text):
+        sink.emit("build.step", text, line=text)
+    else:
+        sink.emit("build.output", text, line=text)
 
 
 class _closing:

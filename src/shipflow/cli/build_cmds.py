@@ -6,6 +6,7 @@ Exit codes: 0 built or reused, 1 the build failed (a RUN step, a missing file), 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 
 
 def _render(event: Event) -> None:
+    """Progress on stderr: every event, and the builder's own lines only with -v."""
+    if event.kind == "build.output":
+        logging.getLogger("shipflow.build.output").info("%s", event.message)
+        return
     note(f"build: {event.message}")
 
 

@@ -51,6 +51,8 @@ def test_build_once_then_reuse(example_repo: ExampleRepo, tmp_path: Path) -> Non
     first = build_image(settings(example_repo.path, store_ref, tags=("1.2.3",)), events=first_events)
     assert not first.reused and first.builder == "buildah"
     assert "build.started" in first_events.kinds()
+    steps = [e.message for e in first_events.events if e.kind == "build.step"]
+    assert steps[0] == "STEP 1/20: FROM scratch" and any("RUN" in step for step in steps)  # live progress
 
     store = LayoutStore(tmp_path / "store")
     assert store.resolve("1.2.3").digest == first.digest
