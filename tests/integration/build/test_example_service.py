@@ -4,7 +4,7 @@ The image (FROM scratch + busybox) is built with ``build_image`` and run with ``
 --isolation chroot --network host`` (tests/fixtures/example.py): it listens on the port in
 ``PORT``, answers /api/health with the version given at build time, passes its own smoke
 tests, and its broken variants fail the way the demo's canary needs. Its SQL migrations run
-against a real PostgreSQL.
+against a real PostgreSQL (the shared ``postgres`` fixture).
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ import shutil
 import socket
 import subprocess
 import tarfile
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from fixtures.example import EXAMPLE_DIR, ExampleRepo, run_image
-from fixtures.procs import free_port, port_open, require_binary, wait_until
+from fixtures.postgres import TargetFactory
+from fixtures.procs import free_port, port_open
 from shipflow.build import BuildSettings, build_image
 
 pytestmark = pytest.mark.slow
@@ -142,47 +141,11 @@ def test_an_invalid_port_is_refused(images: dict[str, str], tmp_path: Path) -> N
 # --- migrations against a real PostgreSQL --------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL 15 on a free loopback port (trust auth), as FACTS.md starts it."""
-    bindir = Path("/usr/lib/postgresql/15/bin")
-    if not (bindir / "initdb").exists():
-        pytest.fail("PostgreSQL 15 is missing: apt-get install -y postgresql (scripts/setup.sh does)")
-    require_binary("psql")
-    root = Path(tempfile.mkdtemp(prefix="shipflow-example-pg-"))  # not under pytest's 0700 dirs
-    root.chmod(0o755)
-    shutil.chown(root, "postgres", "postgres")
-    data, port = root / "data", free_port()
-
-    def as_postgres(*argv: str) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, timeout=120
-        )
-
-    try:
-        as_postgres(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
-        as_postgres(
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off",
-            "-l",
-            str(root / "pg.log"),
-            "-w",
-            "start",
-        )
-        wait_until(lambda: port_open(port), what="postgres")
-        subprocess.run(
-            ["psql", f"postgresql://postgres@127.0.0.1:{port}/postgres", "-c", "CREATE DATABASE immoflowme"],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql://postgres@127.0.0.1:{port}/immoflowme"
-    finally:
-        if (data / "postmaster.pid").exists():
-            as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+@pytest.fixture
+def postgres_url(pg_target: TargetFactory) -> str:
+    """An empty database on the shared PostgreSQL fixture (its owner's password has URL-special
+    characters: the script must pass the URL through to psql untouched)."""
+    return str(pg_target("SELECT 1").url())
 
 
 def psql(url: str, sql: str) -> str:
