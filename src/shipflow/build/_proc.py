@@ -132,7 +132,7 @@ def run(
         _kill_group(proc)
         raise ProcTimeout(
             f"{Path(argv[0]).name} {' '.join(argv[1:3])} did not finish within {timeout:g} s; stopped",
-            hint="raise the timeout (--timeout) or look at what the build is waiting for",
+            hint="raise the timeout (shipflow build --build-timeout) or look at what the build waits for",
         ) from exc
     except BaseException:  # KeyboardInterrupt: never leave the builder running
         _kill_group(proc)

@@ -145,7 +145,14 @@ def _summary(result: Any) -> str:
     help="Keep buildah's storage here, base images cached between builds (default: a private one per "
     "build, removed after; env SHIPFLOW_BUILDAH_ROOT).",
 )
-@click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds the build may take.")
+@click.option(
+    "--build-timeout",
+    "build_timeout",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="Seconds the build may take; then the builder and its children are stopped.",
+)
 @registry_options
 @json_option
 def build_cmd(
@@ -170,7 +177,7 @@ def build_cmd(
     isolation: str | None,
     storage_driver: str | None,
     buildah_root: Path | None,
-    timeout: float,
+    build_timeout: float,
     registry: RegistryOptions,
     as_json: bool,
 ) -> None:
@@ -221,7 +228,7 @@ def build_cmd(
         source_date_epoch=source_date_epoch,
         rebuild=rebuild,
         registry=registry.config(image),
-        timeout=timeout,
+        timeout=build_timeout,
     )
     result = build_image(settings, events=bus)
 
