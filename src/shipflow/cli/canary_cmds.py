@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from shipflow.cli.common import RegistryOptions, json_option, open_ref, registry_options
+from shipflow.cli.common import RegistryOptions, json_option, open_ref, registry_options_own_timeout
 from shipflow.cli.output import github_output, note, print_json, stderr, stdout, step_summary
 from shipflow.errors import UsageError
 
@@ -368,7 +368,7 @@ def _finish(report: ReleaseReport, as_json: bool, notifier: Any) -> None:
 )
 @_common_options
 @_watch_flags
-@registry_options
+@registry_options_own_timeout
 @json_option
 def canary_cmd(
     digest: str,
@@ -439,7 +439,7 @@ def canary_cmd(
 @click.option("--no-health-check", is_flag=True, help="Do not wait for the environment to answer healthy.")
 @_common_options
 @click.option("--health-url", help="Wait until this answers healthy (default for canary: canary.health_url).")
-@registry_options
+@registry_options_own_timeout
 @json_option
 def rollback_cmd(
     env: str,

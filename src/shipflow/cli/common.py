@@ -48,6 +48,7 @@ __all__ = [
     "parse_ref",
     "password_source",
     "registry_options",
+    "registry_options_own_timeout",
     "resolve_ref",
 ]
 
@@ -143,23 +144,41 @@ _REGISTRY_OPTIONS = [
         metavar="REGISTRY",
         help="The registry --username/--password are for, when a command names two.",
     ),
-    click.option(
-        "--timeout",
+]
+
+_TIMEOUT_HELP = (
+    "Give up on a registry operation after SECONDS, retries included (default 30, or "
+    "SHIPFLOW_REGISTRY_TIMEOUT): a dead or silent registry fails within it. Blob transfers "
+    "run as long as they keep moving SHIPFLOW_REGISTRY_MIN_RATE bytes/s (default 4096) over "
+    "every such window of waiting."
+)
+
+
+def _timeout_option(*names: str) -> Callable[[F], F]:
+    return click.option(
+        *names,
         "timeout",
         metavar="SECONDS",
         type=click.FloatRange(min=0, min_open=True, max=86400),
-        help="Give up on a registry operation after SECONDS, retries included (default 30, or "
-        "SHIPFLOW_REGISTRY_TIMEOUT): a dead or silent registry fails within it. Blob transfers "
-        "run as long as they keep moving SHIPFLOW_REGISTRY_MIN_RATE bytes/s (default 4096) over "
-        "every such window of waiting.",
-    ),
-]
+        help=_TIMEOUT_HELP,
+    )
 
 
 def registry_options(func: F) -> F:
     """Add ``--insecure REGISTRY`` (repeatable), ``--username``, ``--password``,
-    ``--password-stdin`` and ``--credentials-host``; the command receives them as one
-    ``registry: RegistryOptions`` parameter, validated (e.g. a password needs a user name)."""
+    ``--password-stdin``, ``--credentials-host`` and ``--timeout``/``--registry-timeout``; the
+    command receives them as one ``registry: RegistryOptions`` parameter, validated (e.g. a
+    password needs a user name)."""
+    return _with_registry_options(func, _timeout_option("--timeout", "--registry-timeout"))
+
+
+def registry_options_own_timeout(func: F) -> F:
+    """:func:`registry_options` for a command whose own ``--timeout`` means something else (a
+    canary's check, a migration command): the registry's is ``--registry-timeout`` there."""
+    return _with_registry_options(func, _timeout_option("--registry-timeout"))
+
+
+def _with_registry_options(func: F, timeout_option: Callable[[F], F]) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -173,7 +192,7 @@ def registry_options(func: F) -> F:
         )
         return func(*args, **kwargs)
 
-    decorated: Callable[..., Any] = wrapper
+    decorated: Callable[..., Any] = timeout_option(cast(F, wrapper))
     for option in reversed(_REGISTRY_OPTIONS):
         decorated = option(decorated)
     return cast(F, decorated)
