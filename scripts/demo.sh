@@ -1,225 +1,213 @@
 #!/usr/bin/env bash
-# `make demo`: shipflow's main job on the embedded default (an OCI layout on disk), start to
-# finish, in under a minute on a fresh Debian machine (after `.ci/run`-style installs:
-# docker-registry, buildah or umoci, skopeo, busybox-static, and the project's venv).
+# `make demo`: the specification's pipeline on one machine, on the embedded default (an OCI
+# layout store, the `local` deploy target, a throwaway PostgreSQL):
 #
-#   1. build a small real image (FROM scratch + Debian's static busybox, and an app that ships
-#      lodash 4.17.15) into an OCI layout with buildah (umoci if buildah is missing);
-#   2. sign it (a fresh cosign-format key pair), verify the signature, write an SPDX SBOM and
-#      attach it as a signed attestation;
-#   3. scan it offline against real OSV advisories: the CRITICAL/HIGH gate fails; with a
-#      documented, expiring exception the gate passes and the signed report is attached;
-#   4. promote by digest in the layout: verify, then tag dev (no rebuild, no blob moves);
-#   5. start a throwaway CNCF registry on a free 127.0.0.1 port (stopped again on exit, always);
-#      copy layout -> registry (with signatures and attestations) -> a second layout, and
-#      across repositories inside the registry (blobs mounted, no bytes move);
-#   6. one digest everywhere, confirmed by skopeo; the signature verifies at the destination;
-#   7. promote the verified digest to staging in the registry.
+#   1. release the example service 1.0.0: build once, sign, SBOM, scan, provenance, tag :dev
+#      (the dev environment then runs it, on 127.0.0.1)
+#   2. promote dev → staging by digest: signature, a re-scan, the migration dry run against the
+#      throwaway PostgreSQL, the smoke tests against dev
+#   3. promote staging → canary (a tech lead), then `shipflow canary`: deploy it, watch its
+#      health, keep it
+#   4. an approval by a second tech lead, and canary → production
+#   5. release 1.1.0, which starts failing its health check after a few seconds, and take it
+#      the same way: its canary is rolled back automatically to 1.0.0
+#   6. `shipflow status` and the canary's history
 #
-# Everything lives in a temporary directory that is removed at the end
-# (KEEP=1 keeps it and prints where).
+# Everything lives in a temporary directory and is removed at the end, processes included
+# (KEEP=1 keeps the directory and prints where). Run it again and it works again.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -x "$ROOT/.venv/bin/shipflow" ]]; then
-    SHIPFLOW="$ROOT/.venv/bin/shipflow"
-    PYTHON="$ROOT/.venv/bin/python"
-else
-    SHIPFLOW="$(command -v shipflow || true)"
-    PYTHON="$(command -v python3)"
-fi
+SHIPFLOW="$ROOT/.venv/bin/shipflow"
+PYTHON="$ROOT/.venv/bin/python"
 
 bold=""; dim=""; reset=""
 if [[ -t 1 ]]; then bold=$'\e[1m'; dim=$'\e[2m'; reset=$'\e[0m'; fi
 step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$reset"; }
+say() { printf '    %s\n' "$*"; }
 run() { printf '%s$ %s%s\n' "$dim" "$*" "$reset"; "$@"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+started=$SECONDS
+stage() { printf '%s    (%d s so far)%s\n' "$dim" "$((SECONDS - started))" "$reset"; }
 
-[[ -n "$SHIPFLOW" ]] || die "shipflow is not installed: run 'make venv' (or 'bash .ci/run') first"
-command -v docker-registry >/dev/null || die "docker-registry is missing: apt-get install -y docker-registry"
-[[ -x /bin/busybox ]] || die "/bin/busybox is missing: apt-get install -y busybox-static"
+[[ -x "$SHIPFLOW" ]] || die "shipflow is not installed: run 'make demo' (it sets the machine up), or 'make venv'"
+[[ "$(id -u)" == 0 ]] || die "the local deploy target runs images with unshare --root, which needs root: run as root"
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+[[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL is missing: apt-get install -y postgresql"
+command -v buildah >/dev/null || die "buildah is missing: apt-get install -y buildah"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/shipflow-demo.XXXXXX")"
-REGISTRY_PID=""
+WORK="$(mktemp -d /tmp/shipflow-demo.XXXXXX)"
+chmod 755 "$WORK"
+PG_PID=""
 cleanup() {
-    local status=$?
-    if [[ -n "$REGISTRY_PID" ]] && kill -0 "$REGISTRY_PID" 2>/dev/null; then
-        kill "$REGISTRY_PID" 2>/dev/null || true
-        wait "$REGISTRY_PID" 2>/dev/null || true
-    fi
-    if [[ -d "$WORK/buildah" ]] && command -v buildah >/dev/null; then
-        buildah --storage-driver vfs --root "$WORK/buildah/root" --runroot "$WORK/buildah/runroot" \
-            rm --all >/dev/null 2>&1 || true
+    local code=$?
+    # The environments' processes (the local deploy target keeps one state file per environment).
+    for state in "$WORK"/local/*.json; do
+        [[ -e "$state" ]] || continue
+        pid="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pid") or "")' "$state" 2>/dev/null || true)"
+        [[ -n "$pid" ]] && kill -TERM -- "-$pid" 2>/dev/null || true
+    done
+    if [[ -n "$PG_PID" ]]; then
+        # runuser does not pass signals on: stop the postmaster itself (a fast shutdown).
+        local postmaster
+        postmaster="$(head -n 1 "$WORK/pg/data/postmaster.pid" 2>/dev/null || true)"
+        [[ -n "$postmaster" ]] && kill -INT "$postmaster" 2>/dev/null || true
+        wait "$PG_PID" 2>/dev/null || true
     fi
     if [[ "${KEEP:-0}" == 1 ]]; then
-        echo "demo files kept in $WORK"
+        printf '\ndemo: kept %s\n' "$WORK"
     else
         rm -rf "$WORK"
     fi
-    if [[ $status -ne 0 ]]; then
-        echo "demo FAILED (exit $status)" >&2
-        if [[ -f "$WORK/registry.log" ]]; then tail -n 20 "$WORK/registry.log" >&2; fi
-    fi
-    exit $status
+    exit "$code"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-BUILD="$WORK/build"        # the layout the image is built into
-ROUNDTRIP="$WORK/roundtrip" # the layout it comes back to
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# --- 1. build ------------------------------------------------------------------------------
-# The app's dependency as npm installs it: node_modules/<name>/package.json is the record
-# image scanners (shipflow, trivy, syft) trust. lodash 4.17.15 has real, published advisories.
-app_files() {
-    mkdir -p "$1/node_modules/lodash"
-    printf '{"name": "demo-app", "version": "1.0.0", "dependencies": {"lodash": "4.17.15"}}\n' >"$1/package.json"
-    printf '{"name": "lodash", "version": "4.17.15", "license": "MIT"}\n' >"$1/node_modules/lodash/package.json"
-}
-
-build_with_buildah() {
-    local ctx="$WORK/context" bh=(buildah --storage-driver vfs --root "$WORK/buildah/root" --runroot "$WORK/buildah/runroot")
-    mkdir -p "$ctx" "$WORK/buildah/tmp"
-    cp /bin/busybox "$ctx/busybox"
-    app_files "$ctx/app"
-    cat >"$ctx/Dockerfile" <<'EOF'
-FROM scratch
-COPY busybox /bin/busybox
-COPY app /app
-RUN ["/bin/busybox", "--install", "-s", "/bin"]
-RUN echo "hello from the shipflow demo" > /etc/motd
-LABEL org.opencontainers.image.title="shipflow-demo"
-CMD ["/bin/sh", "-c", "cat /etc/motd"]
-EOF
-    printf '%s$ buildah bud --isolation chroot --timestamp 0 -t shipflow-demo %s%s\n' "$dim" "$ctx" "$reset"
-    TMPDIR="$WORK/buildah/tmp" "${bh[@]}" bud --quiet --isolation chroot --timestamp 0 --pull=never \
-        -f "$ctx/Dockerfile" -t localhost/shipflow-demo:1.0 "$ctx" >/dev/null
-    run env TMPDIR="$WORK/buildah/tmp" "${bh[@]}" push --quiet --format oci \
-        localhost/shipflow-demo:1.0 "oci:$BUILD:1.0"
-}
-
-build_with_umoci() {
-    run umoci init --layout "$BUILD"
-    run umoci new --image "$BUILD:1.0"
-    umoci unpack --rootless --image "$BUILD:1.0" "$WORK/bundle" >/dev/null
-    mkdir -p "$WORK/bundle/rootfs/bin" "$WORK/bundle/rootfs/etc"
-    cp /bin/busybox "$WORK/bundle/rootfs/bin/busybox"
-    app_files "$WORK/bundle/rootfs/app"
-    echo "hello from the shipflow demo" >"$WORK/bundle/rootfs/etc/motd"
-    run umoci repack --image "$BUILD:1.0" "$WORK/bundle"
-    run umoci config --image "$BUILD:1.0" --config.cmd /bin/busybox --config.cmd cat --config.cmd /etc/motd
-}
-
-step "1. Build a small real image (FROM scratch + busybox) into the OCI layout $BUILD"
-if command -v buildah >/dev/null; then
-    build_with_buildah
-elif command -v umoci >/dev/null; then
-    echo "(buildah not found: building with umoci)"
-    build_with_umoci
-else
-    die "neither buildah nor umoci is installed: apt-get install -y buildah"
-fi
-run "$SHIPFLOW" inspect "oci:$BUILD:1.0"
-BUILT="$("$SHIPFLOW" digest "oci:$BUILD:1.0")"
-
-# --- 2. sign, verify, SBOM ------------------------------------------------------------------
-STORE="oci:$BUILD"
-IMAGE="$STORE@$BUILT"
-export COSIGN_PASSWORD="demo-password-$RANDOM"   # the spec's secret names; never printed
-step "2. Sign the digest (cosign-compatible), verify it, attach a signed SBOM"
-(cd "$WORK" && run "$SHIPFLOW" keygen)
-run "$SHIPFLOW" sign --key "$WORK/cosign.key" --identity demo/app "$IMAGE"
-run "$SHIPFLOW" verify --key "$WORK/cosign.pub" "$IMAGE"
-run "$SHIPFLOW" sbom "$IMAGE" -o "$WORK/sbom.spdx.json"
-run "$SHIPFLOW" attest --key "$WORK/cosign.key" --type spdxjson --predicate "$WORK/sbom.spdx.json" "$IMAGE"
-
-# --- 3. scan and gate -----------------------------------------------------------------------
-step "3. Scan offline against real OSV advisories (tests/data/osv, CC-BY-4.0): gate CRITICAL,HIGH"
+export COSIGN_PASSWORD="demo-password"      # the keys below are made for this run only
 export SHIPFLOW_DB="$WORK/advisories.db"
-run "$SHIPFLOW" db import "$ROOT/tests/data/osv/records"
-set +e
-(cd "$WORK" && run "$SHIPFLOW" scan --fail-on CRITICAL,HIGH --max-db-age off "$IMAGE")
-gate=$?
-set -e
-[[ $gate -eq 1 ]] || die "expected the vulnerability gate to fail (exit 1), got exit $gate"
-echo "  the gate failed (exit 1), as it should: this digest may not be promoted yet"
-cat >"$WORK/.shipflowignore.yaml" <<EOF
-# Accepted risk, with an owner's reason and an expiry: after that date the gate fails again.
-ignore:
-  - id: GHSA-p6mc-m468-83gw
-    reason: "demo: prototype pollution in zipObjectDeep; the app never calls it"
-    expires: $(date -u -d '+30 days' +%Y-%m-%d)
-  - id: GHSA-35jh-r3h4-6jhm
-    reason: "demo: command injection via template; the app renders no templates"
-    expires: $(date -u -d '+30 days' +%Y-%m-%d)
-EOF
-echo "  with a documented, expiring exception ($WORK/.shipflowignore.yaml):"
-(cd "$WORK" && run "$SHIPFLOW" scan --fail-on CRITICAL,HIGH --max-db-age off \
-    --attest --key "$WORK/cosign.key" "$IMAGE")
-run "$SHIPFLOW" verify-attestation --key "$WORK/cosign.pub" --type vuln "$IMAGE" >/dev/null
-echo "  the signed scan report is attached to the digest and verifies"
+export GITHUB_ACTOR=""                        # who acts is said with --actor, step by step
+unset GITHUB_ACTIONS GITHUB_OUTPUT GITHUB_STEP_SUMMARY COSIGN_PRIVATE_KEY 2>/dev/null || true
 
-# --- 4. promote in the layout ---------------------------------------------------------------
-step "4. Promote by digest in the layout: verify first, then tag dev (no rebuild, no blob moves)"
-run "$SHIPFLOW" verify --key "$WORK/cosign.pub" "$IMAGE" >/dev/null
-run "$SHIPFLOW" tag "$IMAGE" dev
-
-# --- 5. registry ---------------------------------------------------------------------------
-step "5. Start a throwaway CNCF distribution registry on 127.0.0.1"
-PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-REG="127.0.0.1:$PORT"
-cat >"$WORK/registry.yml" <<EOF
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/registry-data}, delete: {enabled: true}}
-http: {addr: "$REG", secret: shipflow-demo}
-EOF
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-REGISTRY_PID=$!
-for _ in $(seq 1 100); do
-    if "$PYTHON" -c "import urllib.request,sys; urllib.request.urlopen('http://$REG/v2/', timeout=1)" 2>/dev/null; then
-        break
-    fi
-    kill -0 "$REGISTRY_PID" 2>/dev/null || die "docker-registry exited: $(cat "$WORK/registry.log")"
+step "Set-up: a throwaway PostgreSQL (the 'production' schema the migration dry run copies)"
+PG_PORT="$(free_port)"
+mkdir -p "$WORK/pg"
+chown postgres "$WORK/pg"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
+runuser -u postgres -- "$PG_BIN/postgres" -D "$WORK/pg/data" -h 127.0.0.1 -p "$PG_PORT" -k "$WORK/pg" \
+    -c fsync=off -c full_page_writes=off >"$WORK/pg/server.log" 2>&1 &
+PG_PID=$!
+for _ in $(seq 100); do
+    "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
     sleep 0.1
 done
-echo "registry listening on http://$REG (pid $REGISTRY_PID)"
+"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || die "PostgreSQL did not start: $(tail -n 5 "$WORK/pg/server.log")"
+psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE ROLE immoflowme LOGIN CREATEDB PASSWORD 'demo-db-password'" >/dev/null
+psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE immoflowme OWNER immoflowme" >/dev/null
+export STAGING_DATABASE_URL="postgresql://immoflowme:demo-db-password@127.0.0.1:$PG_PORT/immoflowme"
+say "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT (STAGING_DATABASE_URL is set; shipflow never prints it)"
 
-# --- 3. copies -----------------------------------------------------------------------------
-step "   Copy layout -> registry (signatures and attestations too) -> second layout"
-run "$SHIPFLOW" copy --with-attachments "oci:$BUILD:1.0" "$REG/demo/app:1.0"
-run "$SHIPFLOW" copy "$REG/demo/app:1.0" "oci:$ROUNDTRIP:1.0"
+step "Set-up: the user's repository (the example service), keys, the advisory database, shipflow.yaml"
+APP="$WORK/app"
+REVISION="$(bash "$ROOT/examples/immoflowme/prepare.sh" "$APP" 1.0.0)"
+say "examples/immoflowme committed at $REVISION"
+mkdir -p "$APP/keys"
+for who in ci lead-1 lead-2; do
+    "$SHIPFLOW" keygen --output-key-prefix "$APP/keys/$who" >/dev/null
+done
+say "cosign key pairs: keys/ci (CI signs images and records), keys/lead-1, keys/lead-2 (approvers)"
+run "$SHIPFLOW" db import "$ROOT/tests/data/osv/records"
+DEV_PORT="$(free_port)"; STAGING_PORT="$(free_port)"; CANARY_PORT="$(free_port)"; PROD_PORT="$(free_port)"
+cat >"$APP/shipflow.yaml" <<EOF
+image: oci:$WORK/store
+keys:
+  trusted: [keys/ci.pub]
+roles:
+  ci: ["github-actions[bot]"]
+  developer: [dev-1]
+  tech-lead: [lead-1, lead-2]
+approvers:
+  lead-1: keys/lead-1.pub
+  lead-2: keys/lead-2.pub
+environments:
+  dev:
+    promoted_by: [ci]
+    url: http://127.0.0.1:$DEV_PORT
+    deploy: {target: local, port: $DEV_PORT, state_dir: $WORK/local}
+  staging:
+    from: dev
+    promoted_by: [developer]
+    gates: [signature, vulnerabilities, migration, smoke]
+    url: http://127.0.0.1:$STAGING_PORT
+    deploy: {target: local, port: $STAGING_PORT, state_dir: $WORK/local}
+  canary:
+    from: staging
+    promoted_by: [tech-lead]
+    gates: [signature, migration]
+  production:
+    from: canary
+    promoted_by: [tech-lead]
+    gates: [signature, approvals]
+    approvals: 1
+    deploy: {target: local, port: $PROD_PORT, state_dir: $WORK/local}
+gates:
+  vulnerabilities: {fail_on: [CRITICAL, HIGH], db: $WORK/advisories.db}
+  migration: {database_url: "\${STAGING_DATABASE_URL}", command: [scripts/migrate.sh], timeout: 120}
+  smoke: {command: [scripts/smoke.sh], timeout: 60}
+canary:
+  health_url: http://127.0.0.1:$CANARY_PORT/api/health
+  interval: 1s
+  duration: 10s
+  timeout: 800ms
+  failure_threshold: 3
+  promoted_from: staging
+  expect: {status: 200, json: {status: ok}}
+  deploy: {target: local, port: $CANARY_PORT, state_dir: $WORK/local}
+EOF
+say "shipflow.yaml: dev :$DEV_PORT, staging :$STAGING_PORT, canary :$CANARY_PORT, production :$PROD_PORT (local deploys)"
+cd "$APP"
+stage
 
-step "   ... and across repositories on the same registry: blobs are mounted, no bytes move"
-run "$SHIPFLOW" copy "$REG/demo/app@$BUILT" "$REG/demo/mirror:1.0"
+release() { # version, extra build args...
+    local version="$1"; shift
+    local args=(release "$APP" --version "$version" --build-arg "VERSION=$version" "$@"
+        --actor "github-actions[bot]" --key keys/ci.key
+        --sbom-output "$WORK/sbom-$version.spdx.json" --sarif "$WORK/scan-$version.sarif" --json)
+    printf '%s$ shipflow %s%s\n' "$dim" "${args[*]}" "$reset" >&2
+    "$SHIPFLOW" "${args[@]}" >"$WORK/release-$version.json"
+    "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["image_digest"])' "$WORK/release-$version.json"
+}
 
-# --- 6. one digest everywhere --------------------------------------------------------------
-step "6. Inspect both ends: one digest everywhere; the signature verifies in the registry"
-run "$SHIPFLOW" inspect "$REG/demo/app:1.0"
-run "$SHIPFLOW" inspect "oci:$ROUNDTRIP:1.0"
-IN_REGISTRY="$("$SHIPFLOW" digest "$REG/demo/app:1.0")"
-ROUND="$("$SHIPFLOW" digest "oci:$ROUNDTRIP:1.0")"
-MIRROR="$("$SHIPFLOW" digest "$REG/demo/mirror:1.0")"
-printf '  %-28s %s\n' "built layout" "$BUILT" "registry demo/app:1.0" "$IN_REGISTRY" \
-    "registry demo/mirror:1.0" "$MIRROR" "round-trip layout" "$ROUND"
-if command -v skopeo >/dev/null; then
-    SKOPEO="$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/demo/app:1.0")"
-    printf '  %-28s %s\n' "skopeo (independent check)" "$SKOPEO"
-else
-    SKOPEO="$BUILT"
+step "1. Release 1.0.0: build once, sign, SBOM, scan, provenance, tag :dev (CI)"
+D1="$(release 1.0.0)"
+say "image digest $D1"
+say "dev answers: $(wget -q -O - "http://127.0.0.1:$DEV_PORT/api/health" 2>/dev/null || busybox wget -q -O - "http://127.0.0.1:$DEV_PORT/api/health")"
+say "a second release of the same revision builds nothing:"
+D1_AGAIN="$(release 1.0.0)"
+[[ "$D1_AGAIN" == "$D1" ]] || die "the second release built a different digest"
+say "same digest, reused: $(grep -o '"reused": [a-z]*' "$WORK/release-1.0.0.json")"
+stage
+
+step "2. Promote dev → staging (a developer): signature, re-scan, migration dry run, smoke tests"
+run "$SHIPFLOW" promote --digest "$D1" --from dev --to staging --actor dev-1 --key keys/ci.key
+stage
+
+step "3. Promote staging → canary (a tech lead), then watch the canary"
+run "$SHIPFLOW" promote --digest "$D1" --from staging --to canary --actor lead-1 --key keys/ci.key
+run "$SHIPFLOW" canary --digest "$D1" --actor lead-1
+stage
+
+step "4. Approval by the second tech lead, then canary → production"
+say "without it, the promotion is refused (exit 1):"
+if "$SHIPFLOW" promote --digest "$D1" --from canary --to production --actor lead-1 --key keys/ci.key >/dev/null 2>"$WORK/refused.txt"; then
+    die "production was promoted without an approval"
 fi
-if [[ "$BUILT" != "$IN_REGISTRY" || "$BUILT" != "$ROUND" || "$BUILT" != "$MIRROR" || "$BUILT" != "$SKOPEO" ]]; then
-    die "digests differ: the round trip changed the image"
-fi
-echo "  identical: the image was never re-serialised"
-run "$SHIPFLOW" verify --key "$WORK/cosign.pub" "$REG/demo/app@$BUILT" >/dev/null
-echo "  signature verified at the destination"
+say "$(grep '^error:' "$WORK/refused.txt")"
+run "$SHIPFLOW" approve --digest "$D1" --env production --actor lead-2 --key keys/lead-2.key
+run "$SHIPFLOW" promote --digest "$D1" --from canary --to production --actor lead-1 --key keys/ci.key
+run "$SHIPFLOW" verify-image "oci:$WORK/store@$D1" --promoted-to production
+stage
 
-# --- 7. promotion by tag -------------------------------------------------------------------
-step "7. Promote the verified digest: dev, then staging (one manifest write each, no blob moves)"
-run "$SHIPFLOW" tag "$REG/demo/app@$BUILT" dev
-run "$SHIPFLOW" tag "$REG/demo/app:dev" staging
-run "$SHIPFLOW" tags "$REG/demo/app"
-run "$SHIPFLOW" inspect "$REG/demo/app:staging"
+step "5. Release 1.1.0, which starts failing its health check 4 s after it starts"
+git -C "$APP" commit -q --allow-empty -m "1.1.0"
+D2="$(release 1.1.0 --build-arg FAIL_AFTER=4)"
+say "image digest $D2"
+run "$SHIPFLOW" promote --digest "$D2" --from dev --to staging --actor dev-2 --key keys/ci.key \
+    || say "(refused: dev-2 is not a developer — the rules hold; dev-1 promotes)"
+run "$SHIPFLOW" promote --digest "$D2" --from dev --to staging --actor dev-1 --key keys/ci.key
+run "$SHIPFLOW" promote --digest "$D2" --from staging --to canary --actor lead-1 --key keys/ci.key
+say "the canary: after 3 failed health checks in a row it is rolled back to 1.0.0 (exit 1 is the expected outcome)"
+set +e
+"$SHIPFLOW" canary --digest "$D2" --actor lead-1
+code=$?
+set -e
+[[ $code == 1 ]] || die "the broken canary was not rolled back (exit $code)"
+say "canary answers again: $(busybox wget -q -O - "http://127.0.0.1:$CANARY_PORT/api/health")"
+stage
 
-step "Done: built once, signed, scanned, copied three times, promoted - one digest: $BUILT"
+step "6. Where everything is"
+run "$SHIPFLOW" status
+run "$SHIPFLOW" history canary
+printf '\n%sdemo finished in %d s%s\n' "$bold" "$((SECONDS - started))" "$reset"

@@ -154,10 +154,10 @@ _TIMEOUT_HELP = (
 )
 
 
-def _timeout_option(*names: str) -> Callable[[F], F]:
+def _timeout_option(*names: str, dest: str = "timeout") -> Callable[[F], F]:
     return click.option(
         *names,
-        "timeout",
+        dest,
         metavar="SECONDS",
         type=click.FloatRange(min=0, min_open=True, max=86400),
         help=_TIMEOUT_HELP,
@@ -169,16 +169,18 @@ def registry_options(func: F) -> F:
     ``--password-stdin``, ``--credentials-host`` and ``--timeout``/``--registry-timeout``; the
     command receives them as one ``registry: RegistryOptions`` parameter, validated (e.g. a
     password needs a user name)."""
-    return _with_registry_options(func, _timeout_option("--timeout", "--registry-timeout"))
+    return _with_registry_options(func, _timeout_option("--timeout", "--registry-timeout"), "timeout")
 
 
 def registry_options_own_timeout(func: F) -> F:
     """:func:`registry_options` for a command whose own ``--timeout`` means something else (a
     canary's check, a migration command): the registry's is ``--registry-timeout`` there."""
-    return _with_registry_options(func, _timeout_option("--registry-timeout"))
+    return _with_registry_options(
+        func, _timeout_option("--registry-timeout", dest="registry_timeout"), "registry_timeout"
+    )
 
 
-def _with_registry_options(func: F, timeout_option: Callable[[F], F]) -> F:
+def _with_registry_options(func: F, timeout_option: Callable[[F], F], timeout_dest: str) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -188,7 +190,7 @@ def _with_registry_options(func: F, timeout_option: Callable[[F], F]) -> F:
             password=kwargs.pop("password"),
             password_stdin=kwargs.pop("password_stdin"),
             credentials_host=kwargs.pop("credentials_host"),
-            timeout=kwargs.pop("timeout"),
+            timeout=kwargs.pop(timeout_dest),
         )
         return func(*args, **kwargs)
 

@@ -42,6 +42,7 @@ COMMAND_MODULES: dict[str, str] = {
     "scan": "shipflow.cli.scan_cmds",
     "db": "shipflow.cli.scan_cmds",
     "build": "shipflow.cli.build_cmds",
+    "release": "shipflow.cli.release_cmds",
     "verify-image": "shipflow.cli.release_cmds",
     "promote": "shipflow.cli.promote_cmds",
     "approve": "shipflow.cli.promote_cmds",

@@ -90,7 +90,15 @@ def progress_listener(as_json: bool) -> Callable[[Event], None]:
     def listener(event: Event) -> None:
         if event.kind in ("gate.passed", "gate.failed", "gate.skipped"):
             note(gate_line(Evidence.from_json(event.data["evidence"])))
-        elif event.kind in ("promote.started", "promote.retagged", "promote.recorded", "promote.unchanged"):
+        elif event.kind in (
+            "promote.started",
+            "promote.retagged",
+            "promote.deploying",
+            "promote.deployed",
+            "promote.restored",
+            "promote.recorded",
+            "promote.unchanged",
+        ):
             note(event.message)
         elif event.kind == "gate.planned" and not as_json:
             pass

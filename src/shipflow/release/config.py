@@ -145,6 +145,7 @@ class EnvironmentSettings:
     url: Templated | None
     allow_breaking_migrations: bool
     line: int
+    deploy: Node | None = field(default=None, repr=False, compare=False)  # read by release.deploy
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,7 @@ class _Parser:
                     allowed="lower-case letters, digits and -, starting with a letter, at most 32",
                 )
             fields = env_node.mapping(
-                {"from", "promoted_by", "gates", "approvals", "url", "allow_breaking_migrations"}
+                {"from", "promoted_by", "gates", "approvals", "url", "allow_breaking_migrations", "deploy"}
             )
             source = fields["from"].as_str() if "from" in fields else None
             if source is not None and source not in entries:
@@ -410,6 +411,7 @@ class _Parser:
                     else False
                 ),
                 line=env_node.line,
+                deploy=fields.get("deploy"),
             )
         self._check_no_cycles(result, node)
         return result

@@ -32,7 +32,8 @@ class PromotionContext(GateContext):
     target: str = ""
     actor: str = ""
     image: str = ""  # the repository, for messages and SHIPFLOW_IMAGE
-    env_url: str | None = None
+    env_url: str | None = None  # where the digest runs now: the source environment's url
+    target_url: str | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     def command_environment(self) -> dict[str, str]:
@@ -47,6 +48,8 @@ class PromotionContext(GateContext):
         )
         if self.env_url:
             env["SHIPFLOW_URL"] = self.env_url
+        if self.target_url:
+            env["SHIPFLOW_TARGET_URL"] = self.target_url
         return env
 
 
@@ -138,9 +141,10 @@ class CommandGate(Gate[PromotionContext]):
                     failures.append(f"{junit['failures']} failed and {junit['errors']} errored test(s)")
         if self.settings.checks:
             if not ctx.env_url:
+                where = ctx.source or "the source environment"
                 raise ConfigError(
-                    f"gate {self.name!r} has HTTP checks but environment {ctx.target!r} has no url",
-                    hint=f"set environments.{ctx.target}.url in shipflow.yaml",
+                    f"gate {self.name!r} has HTTP checks, and {where} (where the digest runs now) has no url",
+                    hint=f"set environments.{ctx.source}.url in shipflow.yaml" if ctx.source else None,
                 )
             inputs["url"] = ctx.env_url
             results = [_http_check(ctx.env_url, check) for check in self.settings.checks]

@@ -36,6 +36,7 @@ from shipflow.errors import (
     IntegrityError,
     ManifestNotFound,
     PromotionRefused,
+    ShipflowError,
     UsageError,
 )
 from shipflow.events import EventSink, NullSink
@@ -44,7 +45,7 @@ from shipflow.oci.digest import Digest
 from shipflow.oci.reference import Reference, parse_reference
 from shipflow.oci.registry.config import RegistryConfig
 from shipflow.oci.store import Store
-from shipflow.release.config import PipelineConfig, load_config
+from shipflow.release.config import EnvironmentSettings, PipelineConfig, load_config
 from shipflow.release.gates import PromotionContext, gates_for, trusted_policy
 from shipflow.release.history import Action, HistoryEntry, current_digest, record_entry
 from shipflow.release.records import find_record, promotion_predicate, write_record
@@ -120,6 +121,7 @@ class PromotionResult:
     evidence: list[Evidence] = field(default_factory=list)
     record: str | None = None
     cosign_record: str | None = None
+    deployed: str | None = None  # what the environment's deploy target reported
     history: str | None = None
     reason: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -142,6 +144,7 @@ class PromotionResult:
             "gates": [e.to_json() for e in self.evidence],
             "record": self.record,
             "cosignRecord": self.cosign_record,
+            "deployed": self.deployed,
             "history": self.history,
             "reason": self.reason,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
@@ -235,8 +238,12 @@ def promote(
             return result
     result.seconds["checks"] = time.monotonic() - started
 
-    # 4. the gates
-    env_url = target.url.resolve(env_vars) if target.url is not None else None
+    # 4. the gates: they test the digest where it runs now, the source environment
+    source_env = config.environment(source) if source is not None else None
+    env_url = (
+        source_env.url.resolve(env_vars) if source_env is not None and source_env.url is not None else None
+    )
+    target_url = target.url.resolve(env_vars) if target.url is not None else None
     ctx = PromotionContext(
         store=store,
         digest=request.digest,
@@ -246,6 +253,7 @@ def promote(
         actor=request.actor,
         image=pipeline.name,
         env_url=env_url,
+        target_url=target_url,
         environ=env_vars,
     )
 
@@ -288,6 +296,10 @@ def promote(
         "promote.retagged", f"{target.name} → {request.digest}", previous=str(previous) if previous else None
     )
     result.seconds["retag"] = time.monotonic() - retag_started
+    if target.deploy is not None and previous != request.digest:
+        deploy_started = time.monotonic()
+        result.deployed = _deploy(pipeline, target, request.digest, previous, env_vars, sink)
+        result.seconds["deploy"] = time.monotonic() - deploy_started
 
     # 6. the signed record, then the history entry
     assert signer is not None
@@ -333,3 +345,31 @@ def check_environment_name(config: PipelineConfig, name: str) -> None:
         raise ConfigError(
             f"no environment {name!r}", hint=f"the environments are: {', '.join(config.environments)}"
         )
+
+
+def _deploy(
+    pipeline: Pipeline,
+    target: EnvironmentSettings,
+    digest: Digest,
+    previous: Digest | None,
+    environ: Mapping[str, str],
+    sink: EventSink,
+) -> str:
+    """Run the environment's deploy target (``environments.ENV.deploy``) for the new digest. If
+    it fails, the tag is put back where it was (the environment keeps running what its tag
+    names) and the DeployError goes on: the promotion is not recorded."""
+    from shipflow.release.deploy import DeployRequest, deploy_settings_from_node, make_target
+
+    settings = deploy_settings_from_node(target.deploy, environ, base_dir=pipeline.config.root)
+    deployer = make_target(settings, store=pipeline.store, environ=environ)
+    sink.emit("promote.deploying", f"deploying {digest} to {target.name}", target=target.name)
+    try:
+        outcome = deployer.deploy(DeployRequest(target.name, pipeline.name, digest, previous))
+    except ShipflowError:
+        if previous is not None:
+            pipeline.store.tag(previous, target.name)
+            sink.emit("promote.restored", f"{target.name} → {previous} again: the deploy failed")
+        raise
+    text = f"{outcome.target}: {outcome.summary}"
+    sink.emit("promote.deployed", f"{target.name} runs {digest} ({text})")
+    return text
