@@ -143,10 +143,10 @@ def sign_cmd(
 # --- verify ------------------------------------------------------------------------------------
 
 
-def _key_paths(keys: tuple[str, ...]) -> list[Path]:
+def _key_paths(keys: tuple[str, ...]) -> list[str]:
     if not keys:
         raise UsageError("no --key given", hint="pass --key cosign.pub (or a directory of trusted keys)")
-    return [Path(k) for k in keys]
+    return list(keys)  # paths or env://NAME: a Path would fold "env://" into "env:/"
 
 
 def _verified_header(kind: str, pinned: Reference) -> None:

@@ -137,7 +137,7 @@ def build_statement(
     ``subject``, ``predicate``).
     """
     if statement_type not in STATEMENT_TYPES:
-        raise EnvelopeError(f"unknown statement type {statement_type!r}")
+        raise UsageError(f"unknown statement type {statement_type!r}")
     return json.dumps(
         {
             "_type": statement_type,
