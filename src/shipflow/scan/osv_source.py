@@ -221,7 +221,7 @@ def _severity(value: Any, where: str) -> None:
 def _range(raw: Any, where: str) -> None:
     item = _object(raw, where, required=True)
     kind = item.get("type")
-    if kind not in _RANGE_TYPES:
+    if not isinstance(kind, str) or kind not in _RANGE_TYPES:
         raise _Bad(f"{where}.type must be one of GIT, SEMVER, ECOSYSTEM, not {str(kind)[:40]!r}")
     _string(item.get("repo"), f"{where}.repo", required=kind == "GIT")
     events = item.get("events")

@@ -111,8 +111,8 @@ def load_openvex(path: Path) -> list[VexStatement]:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{path}: statement {order + 1} is not an object")
         status = raw.get("status")
-        if status not in _STATUSES:
-            raise ConfigError(f"{path}: statement {order + 1} has unknown status {status!r}")
+        if not isinstance(status, str) or status not in _STATUSES:
+            raise ConfigError(f"{path}: statement {order + 1} has unknown status {str(status)[:40]!r}")
         vulnerabilities = _ids(raw.get("vulnerability"))
         if not vulnerabilities:
             raise ConfigError(f"{path}: statement {order + 1} names no vulnerability")

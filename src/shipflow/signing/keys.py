@@ -286,7 +286,7 @@ def _decrypt_cosign_body(body: bytes, password: bytes, what: str) -> bytes:
     if not isinstance(params, dict):
         raise KeyFileError(f"{what}: malformed scrypt parameters")
     triple = (params.get("N"), params.get("r"), params.get("p"))
-    if triple not in _SCRYPT_ALLOWED:
+    if not all(type(v) is int for v in triple) or triple not in _SCRYPT_ALLOWED:  # a list is unhashable
         raise KeyFileError(
             f"{what}: unsupported scrypt parameters N={triple[0]} r={triple[1]} p={triple[2]}",
             hint="cosign writes N=32768, 65536 or 131072 with r=8, p=1; re-create the key",
