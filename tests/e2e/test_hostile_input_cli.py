@@ -273,7 +273,9 @@ def test_user_text_is_not_markup_and_control_bytes_are_escaped(shipflow: Shipflo
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
 
 
-def test_keygen_on_a_full_disk_is_an_infrastructure_error(shipflow: Shipflow, tmp_path: Path) -> None:
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB tmpfs, filled up (mounting needs root, as CI runs)."""
     disk = tmp_path / "full"
     disk.mkdir()
     mounted = subprocess.run(
@@ -288,17 +290,37 @@ def test_keygen_on_a_full_disk_is_an_infrastructure_error(shipflow: Shipflow, tm
                     filler.write(b"\0" * 4096)
             except OSError:
                 pass  # full
-        result = shipflow(
-            "keygen", "--output-key-prefix", str(disk / "cosign"), env={"COSIGN_PASSWORD": "pw"}
-        )
-        leftovers = sorted(p.name for p in disk.iterdir())
+        yield disk
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_keygen_on_a_full_disk_is_an_infrastructure_error(shipflow: Shipflow, full_disk: Path) -> None:
+    result = shipflow(
+        "keygen", "--output-key-prefix", str(full_disk / "cosign"), env={"COSIGN_PASSWORD": "pw"}
+    )
     assert result.returncode == 3, result.stderr
     [error, hint] = error_lines(result.stderr)
-    assert error == f"error: cannot write private key {disk / 'cosign.key'}: No space left on device"
+    assert error == f"error: cannot write private key {full_disk / 'cosign.key'}: No space left on device"
     assert hint == "hint: the disk is full: free some space and run the command again"
-    assert leftovers == ["filler"]  # no half-written key, no temporary file
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]  # no half-written key, no temp file
+
+
+def test_db_import_and_reports_on_a_full_disk_are_infrastructure_errors(
+    shipflow: Shipflow, db_with_records: Path, full_disk: Path
+) -> None:
+    imported = shipflow("db", "import", str(DATA / "osv" / "records"), "--db", str(full_disk / "adv.db"))
+    assert imported.returncode == 3, imported.stderr
+    assert (
+        f"error: cannot write the advisory database {full_disk / 'adv.db'}: No space left" in imported.stderr
+    )
+    assert "hint: the disk is full" in imported.stderr
+    report = shipflow("scan", str(PROJECT), "--format", "sarif", "-o", str(full_disk / "report.sarif"))
+    assert report.returncode == 3, report.stderr
+    assert (
+        f"error: cannot write report {full_disk / 'report.sarif'}: No space left on device" in report.stderr
+    )
+    assert not (full_disk / "adv.db").exists() and not (full_disk / "report.sarif").exists()
 
 
 @pytest.fixture

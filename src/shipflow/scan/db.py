@@ -20,6 +20,7 @@ malformed range already stored by an older shipflow is reported by the matcher, 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -301,6 +302,18 @@ def _timestamp_text(value: Any) -> str:
     return str(value or "")
 
 
+def _write_error(target: Path, exc: OSError) -> InfrastructureError:
+    """A failed write of the database: exit 3, the old database untouched."""
+    hint = (
+        "the disk is full: free some space and run the import again (the database was not changed)"
+        if exc.errno == errno.ENOSPC
+        else "check the directory's permissions and free space (the database was not changed)"
+    )
+    return InfrastructureError(
+        f"cannot write the advisory database {target}: {exc.strerror or exc}", hint=hint
+    )
+
+
 def _first_line(details: Any) -> str | None:
     if isinstance(details, str) and details.strip():
         # Records without a summary: the first sentence of the details stands in for one.
@@ -316,21 +329,32 @@ def import_paths(paths: Iterable[Path], db_path: Path | None = None) -> ImportRe
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InfrastructureError(f"cannot create {target.parent}: {exc}") from exc
-    with FileLock(str(target) + ".lock"):
+    lock = FileLock(str(target) + ".lock")
+    try:
+        lock.acquire()
         fd, tmp_name = tempfile.mkstemp(prefix=".advisories-", suffix=".db", dir=target.parent)
         os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            result = _import_into_copy(list(paths), target, tmp)
-            os.replace(tmp, target)
-        except sqlite3.DatabaseError as exc:
-            raise InfrastructureError(
-                f"advisory database {target} is unreadable: {exc}",
-                hint=f"remove {target} and import again",
-            ) from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+    except OSError as exc:
+        if lock.is_locked:
+            lock.release()
+        raise _write_error(target, exc) from exc
+    tmp = Path(tmp_name)
+    try:
+        result = _import_into_copy(list(paths), target, tmp)
+        os.replace(tmp, target)
+    except sqlite3.DatabaseError as exc:
+        if "full" in str(exc):  # SQLITE_FULL: "database or disk is full"
+            raise _write_error(target, OSError(errno.ENOSPC, "No space left on device")) from exc
+        raise InfrastructureError(
+            f"advisory database {target} is unreadable: {exc}",
+            hint=f"remove {target} and import again",
+        ) from exc
+    except OSError as exc:  # the rename (read errors of the inputs are usage errors, raised above)
+        raise _write_error(target, exc) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        lock.release()
     return ImportResult(
         result.added,
         result.updated,
