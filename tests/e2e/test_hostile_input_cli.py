@@ -219,7 +219,7 @@ def test_db_import_of_a_deep_record_and_of_a_malformed_one(shipflow: Shipflow, t
 def test_fail_on_empty_is_a_usage_error(shipflow: Shipflow, db_with_records: Path) -> None:
     result = shipflow("scan", str(PROJECT), "--fail-on", "")
     assert result.returncode == 2
-    assert error_lines(result.stderr)[0] == "error: --fail-on names no severity"
+    assert error_lines(result.stderr)[0] == "error: empty severity in ''"
 
 
 def test_scan_of_a_missing_path_says_so(shipflow: Shipflow, db_with_records: Path) -> None:
@@ -227,7 +227,7 @@ def test_scan_of_a_missing_path_says_so(shipflow: Shipflow, db_with_records: Pat
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
         "error: /nonexistent: no such file or directory",
-        "hint: check the path; give an image reference, a directory or a file",
+        "hint: check the path; an image in a layout is written oci:PATH[:TAG]",
     ]
 
 
