@@ -1,6 +1,9 @@
-"""Fuzz the package catalogers (dpkg status, apk installed, package.json, package-lock.json,
-requirements, poetry.lock, uv.lock, Python METADATA, os-release) and the safe layer reader
-they run on: tar layers, plain, gzip and zstd, with hostile entries."""
+"""Fuzz the package catalogers through ``catalog_directory`` (dpkg status, apk installed,
+package.json, requirements, Python METADATA, copyright, os-release, and the real projects of
+tests/data/lockfiles: package-lock.json, yarn.lock v1 and berry, pnpm-lock.yaml, Pipfile.lock,
+pylock.toml, poetry.lock, uv.lock, go.mod/go.sum, Cargo.lock, composer.lock, Gemfile.lock; an
+RPM Berkeley DB and a Java archive) and the safe layer reader they run on: tar layers, plain,
+gzip and zstd, with hostile entries."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ import gzip
 import io
 import json
 import tarfile
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import zstandard
@@ -17,34 +22,23 @@ from hypothesis import strategies as st
 
 from reliability.fuzzing import DATA, check, json_bytes, mutated, shaped_bytes
 from shipflow.oci import mediatypes as mt
-from shipflow.sbom.catalog import catalog_source, combined_wants
+from shipflow.sbom.catalog import catalog_directory, catalog_source, combined_wants
 from shipflow.sbom.catalogers import installed_catalogers, lockfile_catalogers
 from shipflow.sbom.filetree import FileTree
 from shipflow.sbom.layers import Budget, Limits, apply_layer
-from shipflow.sbom.model import Location
-from shipflow.sbom.source import FoundFile, TreeSource, Wants
+from shipflow.sbom.source import TreeSource
 
 CATALOGERS = [*installed_catalogers(), *lockfile_catalogers()]
 
 
-class MemorySource:
-    """A FileSource over a dict: the catalogers' parsing is what is fuzzed, not the file walk."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-
-    def find(self, wants: Wants) -> Iterator[FoundFile]:
-        for path in sorted(self.files):
-            if wants(path):
-                yield FoundFile(path, self.files[path], Location(path=f"/{path}"))
-
-    def read(self, path: str) -> FoundFile | None:
-        path = path.lstrip("/")
-        return FoundFile(path, self.files[path], Location(path=f"/{path}")) if path in self.files else None
-
-
 def _catalog(files: dict[str, bytes]) -> None:
-    inventory = catalog_source(MemorySource(files), CATALOGERS, subject="fuzz")
+    """The real path: the files written into a directory, cataloged as ``sbom DIR`` does."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, data in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+        inventory = catalog_directory(root)
     for package in inventory.packages:
         assert package.purl.startswith("pkg:")
 
@@ -103,8 +97,50 @@ LOCK_SHAPE = {
 PACKAGE_SHAPE = {"name": "x", "version": "1.0.0", "license": {"type": "MIT"}, "licenses": [{"type": "MIT"}]}
 
 
-def _content(path: str) -> st.SearchStrategy[bytes]:
-    content = mutated(list(FILES[path]))
+LOCKFILES = DATA / "lockfiles"
+
+
+def _project(directory: str, target: str) -> tuple[str, dict[str, bytes], str]:
+    """A real project from tests/data/lockfiles: every small file of it, and the one to mutate."""
+    base = LOCKFILES / directory
+    files = {
+        str(p.relative_to(base)): p.read_bytes()
+        for p in sorted(base.rglob("*"))
+        if p.is_file() and p.stat().st_size <= 256 * 1024
+    }
+    return f"{directory}/{target}", files, target
+
+
+# (case id, the other files of the tree, the file whose bytes are fuzzed)
+CASES: list[tuple[str, dict[str, bytes], str]] = [
+    *[(path.rsplit("/", 1)[-1], {}, path) for path in sorted(FILES)],
+    _project("npm", "package-lock.json"),
+    _project("yarn-v1", "yarn.lock"),
+    _project("yarn-berry-v4", "yarn.lock"),
+    _project("pnpm-v9", "pnpm-lock.yaml"),
+    _project("pnpm-v7", "pnpm-lock.yaml"),
+    _project("pipenv", "Pipfile.lock"),
+    _project("pylock-uv", "pylock.toml"),
+    _project("poetry", "poetry.lock"),
+    _project("uv", "uv.lock"),
+    _project("gomod", "go.mod"),
+    _project("gomod-1.16", "go.sum"),
+    _project("cargo", "Cargo.lock"),
+    _project("composer", "composer.lock"),
+    _project("bundler", "Gemfile.lock"),
+    ("rpm Packages (Berkeley DB)", {}, "var/lib/rpm/Packages"),
+    ("java archive", {}, "app/lib/greeter-1.4.2.jar"),
+]
+SEEDS: dict[str, list[bytes]] = {
+    "var/lib/rpm/Packages": [(DATA / "rpm" / "Packages").read_bytes()],
+    "app/lib/greeter-1.4.2.jar": [(DATA / "java" / "greeter-1.4.2.jar").read_bytes()],
+}
+
+
+def _content(case: tuple[str, dict[str, bytes], str]) -> st.SearchStrategy[bytes]:
+    _, files, path = case
+    seeds = list(FILES.get(path, ())) or SEEDS.get(path) or [files[path]]
+    content = mutated(seeds)
     if path.endswith("package-lock.json"):
         content = content | shaped_bytes(LOCK_SHAPE)
     elif path.endswith("package.json"):
@@ -114,11 +150,12 @@ def _content(path: str) -> st.SearchStrategy[bytes]:
     return content
 
 
-@pytest.mark.parametrize("path", sorted(FILES), ids=lambda p: p.rsplit("/", 1)[-1])
+@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
 @given(data=st.data())
-def test_fuzz_catalogers(path: str, data: st.DataObject) -> None:
-    content = data.draw(_content(path), label="content")
-    check(f"cataloger input ({path.rsplit('/', 1)[-1]})", _catalog, {path: content}, size=len(content))
+def test_fuzz_catalogers(case: tuple[str, dict[str, bytes], str], data: st.DataObject) -> None:
+    name, files, path = case
+    content = data.draw(_content(case), label="content")
+    check(f"cataloger input ({name})", _catalog, {**files, path: content}, size=len(content))
 
 
 # --- tar layers ----------------------------------------------------------------------------------

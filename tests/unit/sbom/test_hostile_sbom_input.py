@@ -111,8 +111,10 @@ def test_deeply_nested_package_files_are_skipped_not_tracebacks(
         inventory = catalog_directory(tmp_path)
     assert [p.name for p in inventory.packages] == ["fine"]
     warnings = "\n".join(r.getMessage() for r in caplog.records)
-    assert "package-lock.json is nested more than 128 levels deep; skipped" in warnings
-    assert "uv.lock is nested more than 128 levels deep; skipped" in warnings
+    # The catalogers' own bounded readers: the file is "not read", with the reason.
+    assert "not read: node_modules/evil/package.json: JSON nested too deeply" in warnings
+    assert "not read: package-lock.json: JSON nested too deeply" in warnings
+    assert "not read: uv.lock: TOML nested too deeply" in warnings
 
 
 # --- what a TARGET names -------------------------------------------------------------------------
