@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -30,8 +29,10 @@ from reliability.fuzzing import COUNTS, FINDINGS
 
 _COMMON = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    # A deadline hypothesis reports (slow, not hung: the hard limit is fuzzing.EXAMPLE_SECONDS).
-    "deadline": timedelta(seconds=20),
+    # No soft deadline: on shared machines a slow example is not a bug, and hypothesis' deadline
+    # failures are flaky there. The per-example limit is the hard one in fuzzing.check
+    # (SIGALRM after EXAMPLE_SECONDS), which also stops a real hang, with its input.
+    "deadline": None,
     "print_blob": True,
 }
 settings.register_profile("fast", max_examples=40, database=None, **_COMMON)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -73,7 +74,9 @@ def check(
     shipflow's errors). ``known`` lists foreign exceptions already reported to their owner."""
     COUNTS[target] += 1
     previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, EXAMPLE_SECONDS)
+    # pytest-timeout may have its own (per-test) alarm running: put it back afterwards.
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, EXAMPLE_SECONDS)
+    started = time.monotonic()
     tracemalloc.start()
     try:
         return parse(*args)
@@ -87,6 +90,8 @@ def check(
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert peak <= memory_bound(size), f"{target}: peak {peak} bytes for a {size} byte input"
