@@ -2,15 +2,13 @@
 the file holds, the result is a validated config or one ConfigError with file, line and key
 path; never a traceback, never a hang, bounded memory.
 
-Known findings (owner: ``src/shipflow/release/``), both tolerated by the property for this
-target only (counted and listed at the end of the run) and pinned by strict xfails below that
-start failing the day they are fixed:
+Found by this test and fixed on main (``src/shipflow/release/``, commit "shipflow.yaml: nesting
+deeper than the YAML composer's stack is a config error…"), pinned by the two tests below:
 
-* ``image: [[[[…`` 2 000 deep (4 KB) ends in a RecursionError traceback: ``yamlconf`` composes
-  with PyYAML's pure-Python loader and checks depth only afterwards
-  (``signing.jsondoc.parse_yaml`` is a bounded loader to reuse);
-* a key path longer than the file system allows escapes as ``OSError: File name too long``
-  from ``config._file`` (``Path.exists`` raises ENAMETOOLONG instead of answering False).
+* ``image: [[[[…`` 2 000 deep (4 KB) ended in a RecursionError traceback (``yamlconf``
+  composes with PyYAML's pure-Python loader and checked depth only afterwards);
+* a key path longer than the file system allows escaped as ``OSError: File name too long``
+  from ``config._file``.
 
 Nesting is drawn no deeper than 2 000 here: deeper only makes the pure-Python YAML scanner
 slow (seconds per example under tracemalloc) and already exceeds every depth limit.
@@ -50,12 +48,9 @@ def _load(data: bytes) -> None:
 
 @given(mutated(SEEDS, nest_depths=(3, 130, 2_000)))
 def test_fuzz_shipflow_yaml(data: bytes) -> None:
-    check("shipflow.yaml (load_config)", _load, data, size=len(data), known=(RecursionError, OSError))
+    check("shipflow.yaml (load_config)", _load, data, size=len(data))
 
 
-@pytest.mark.xfail(
-    strict=True, raises=RecursionError, reason="release/yamlconf composes YAML without a depth bound"
-)
 def test_deep_shipflow_yaml_is_a_config_error() -> None:
     from shipflow.errors import ConfigError
 
@@ -63,7 +58,6 @@ def test_deep_shipflow_yaml_is_a_config_error() -> None:
         _load(b"image: " + b"[" * 2000)
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="release/config lets ENAMETOOLONG escape")
 def test_an_over_long_key_path_is_a_config_error() -> None:
     from shipflow.errors import ConfigError
 
