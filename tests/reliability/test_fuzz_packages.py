@@ -112,6 +112,7 @@ def _project(directory: str, target: str) -> tuple[str, dict[str, bytes], str]:
 
 
 # (case id, the other files of the tree, the file whose bytes are fuzzed)
+FIRST_METADATA = "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA"
 CASES: list[tuple[str, dict[str, bytes], str]] = [
     *[(path.rsplit("/", 1)[-1], {}, path) for path in sorted(FILES)],
     _project("npm", "package-lock.json"),
@@ -225,3 +226,13 @@ def _blob_and_type(media_type: str) -> st.SearchStrategy[tuple[bytes, str | None
 def test_fuzz_tar_layers(case: tuple[bytes, str | None]) -> None:
     blob, media_type = case
     check("tar layer (safe reader + catalogers)", _layer, blob, media_type, size=len(blob))
+
+
+def test_metadata_with_undecodable_header_bytes() -> None:
+    """Found by test_fuzz_catalogers[METADATA]: a Classifier (or License-Expression) with a
+    byte that is not UTF-8 comes back from the email parser as a Header object, and
+    ``.strip()`` on it was an AttributeError traceback from ``sbom``."""
+    metadata = b"Metadata-Version: 2.1\nName: Requests\nVersion: 2.31.0\nClassifier:\x80 License :: OSI\n"
+    bad = b"License-Expression: \x80MIT\n"
+    for data in (metadata, metadata.replace(b"Version: 2.31.0\n", b"Version: 2.31.0\n" + bad)):
+        check("cataloger input (METADATA, pinned)", _catalog, {FIRST_METADATA: data}, size=len(data))
