@@ -107,7 +107,14 @@ def read_capped(path: Path, limit: int, *, what: str = "file") -> bytes:
                     f"{what} {path} is {info.st_size} bytes, more than the limit of {limit}",
                     hint=f"a {what} is at most {_human(limit)}: check that this is the right file",
                 )
-            data = handle.read(limit + 1)
+            # Read what fstat promised, plus one byte to notice growth: ``read(limit + 1)``
+            # would allocate the whole limit up front (512 MiB for an SBOM of 60 bytes).
+            data = handle.read(info.st_size + 1)
+            while len(data) <= limit:
+                more = handle.read(min(limit + 1 - len(data), 64 * 1024))
+                if not more:
+                    break
+                data += more
     except IsADirectoryError as exc:
         raise UsageError(f"{what} {path} is a directory", hint=f"give the path of a {what} file") from exc
     except FileNotFoundError as exc:

@@ -288,7 +288,8 @@ key_option = click.option(
     "key",
     default=None,
     metavar="KEY",
-    help="Private key file or PEM text (default: $COSIGN_PRIVATE_KEY). Password: $COSIGN_PASSWORD.",
+    help="Private key file, env://NAME or PEM text (default: $COSIGN_PRIVATE_KEY). "
+    "Password: $COSIGN_PASSWORD.",
 )
 """Add ``--key KEY``: the command receives ``key: str | None``, the private key (a path or PEM
 text) for :func:`shipflow.signing.keys.private_key_from_settings`, which falls back to

@@ -13,7 +13,7 @@ import sys
 import click
 
 from shipflow import __version__
-from shipflow.cli.output import print_error, stderr
+from shipflow.cli.output import SafeLogFormatter, one_line, print_error, print_failure
 from shipflow.errors import EXIT_INFRA, EXIT_USAGE, ShipflowError
 from shipflow.redact import RedactingFilter
 
@@ -94,30 +94,62 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # Every record that reaches the terminal passes the redaction filter, whichever logger made it.
+    # Every record that reaches the terminal passes the redaction filter, whichever logger made
+    # it, and has its control characters escaped (a logged name cannot drive the terminal).
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
+        handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s"))
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
+
+
+# click >= 8.2 raises this for a group run without a command (`shipflow`, `shipflow db`).
+_NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
+    t for t in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if isinstance(t, type)
+)
+
+
+def report_click_error(exc: click.ClickException) -> int:
+    """click's own errors (unknown option, bad value, missing argument) as one ``error:``
+    line and one ``hint:`` line, instead of click's ``Usage:``/``Try`` block; the exit code."""
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, _NO_ARGS_IS_HELP) and ctx is not None:
+        click.echo(ctx.get_help(), err=True)  # the help is what was asked for
+        return EXIT_USAGE
+    hint = None
+    if isinstance(exc, click.UsageError):
+        command = ctx.command_path if ctx is not None else "shipflow"
+        hint = f"`{command} --help` shows the usage"
+    print_failure(one_line(exc.format_message()), hint)
+    return EXIT_USAGE
 
 
 def main() -> None:
+    """Run the CLI: every failure becomes one ``error:`` line (and a ``hint:``) and an exit code
+    of the documented four; Ctrl-C is exit 130."""
     try:
-        cli.main(standalone_mode=False)
+        result = cli.main(standalone_mode=False)
     except ShipflowError as exc:
         print_error(exc)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        stderr.print("aborted")
-        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C (and end of input at a prompt) into Abort before we see it.
+        if isinstance(exc.__cause__, EOFError):
+            print_failure("no input: the prompt was closed", "give the value in an option or variable")
+            sys.exit(EXIT_USAGE)
+        print_failure("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
+        sys.exit(report_click_error(exc))
     except KeyboardInterrupt:
-        stderr.print("interrupted")
-        sys.exit(130)
+        print_failure("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
     except OSError as exc:
-        stderr.print(f"[bold red]error:[/] {exc}")
+        print_failure(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         sys.exit(EXIT_INFRA)
-    sys.exit(0)
+    # standalone_mode=False hands back ctx.exit()'s code (e.g. 0 after --help) or the command's.
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":

@@ -155,7 +155,8 @@ def _attest(
     "ignore_files",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A .shipflowignore.yaml or .trivyignore (default: those in the current and target directory).",
+    help="A .shipflowignore.yaml, .trivyignore or .trivyignore.yaml (default: those in the current and "
+    "target directory).",
 )
 @click.option("--vex", "vex_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--ignore-unfixed", is_flag=True, help="Suppress findings that have no fixed version yet.")
@@ -223,7 +224,8 @@ def scan_command(
     cannot read are listed in every report format as "not read"; their packages are missing.
 
     .shipflowignore.yaml: `ignore: [{id, reason, expires?, package?, purl?}]`; expired entries
-    stop ignoring. .trivyignore: one id per line, optional `exp:YYYY-MM-DD`.
+    stop ignoring. .trivyignore: one id per line, optional `exp:YYYY-MM-DD`. .trivyignore.yaml:
+    Trivy's format (`vulnerabilities: [{id, paths?, purls?, expired_at?, statement?}]`).
 
     --attest (with --key or COSIGN_PRIVATE_KEY; password from COSIGN_PASSWORD) resolves a tag
     to a digest once, scans that digest, and attaches the signed report to it as a cosign

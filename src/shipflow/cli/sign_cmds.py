@@ -143,10 +143,10 @@ def sign_cmd(
 # --- verify ------------------------------------------------------------------------------------
 
 
-def _key_paths(keys: tuple[str, ...]) -> list[Path]:
+def _key_paths(keys: tuple[str, ...]) -> list[str]:
     if not keys:
         raise UsageError("no --key given", hint="pass --key cosign.pub (or a directory of trusted keys)")
-    return [Path(k) for k in keys]
+    return list(keys)  # paths or env://NAME: a Path would fold "env://" into "env:/"
 
 
 def _verified_header(kind: str, pinned: Reference) -> None:
@@ -171,7 +171,7 @@ def _require_verified(report: Report, what: str, pinned: Reference) -> None:
     "keys",
     multiple=True,
     metavar="PUB",
-    help="Trusted public key or a directory of keys (repeatable).",
+    help="Trusted public key file, env://NAME (PEM in variable NAME) or a directory of keys (repeatable).",
 )
 @click.option("--require-all", is_flag=True, help="Every --key must have signed (default: any one).")
 @click.option(
@@ -320,7 +320,11 @@ def attest_cmd(
 @click.command("verify-attestation")
 @click.argument("image")
 @click.option(
-    "--key", "keys", multiple=True, metavar="PUB", help="Trusted public key or directory (repeatable)."
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="PUB",
+    help="Trusted public key file, env://NAME or a directory of keys (repeatable).",
 )
 @click.option("--require-all", is_flag=True, help="Every --key must have signed (default: any one).")
 @click.option("--type", "type_name", default=None, help="Only attestations of this predicate type.")

@@ -50,6 +50,44 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _READ_CHUNK = 1024 * 1024
 
+# What a blob is when it is not what it claims: leading bytes -> a name for the message.
+_MAGICS: tuple[tuple[bytes, str], ...] = (
+    (GZIP_MAGIC, "gzip data"),
+    (ZSTD_MAGIC, "zstd data"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"PK\x05\x06", "a zip archive"),
+    (b"PK\x07\x08", "a zip archive"),
+    (b"BZh", "bzip2 data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-zip archive"),
+    (b"\x04\x22\x4d\x18", "lz4 data"),
+    (b"\x7fELF", "an ELF executable"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"%PDF-", "a PDF document"),
+)
+_TAR_MAGIC_OFFSET = 257  # "ustar" in a POSIX/GNU tar header
+
+
+def describe_magic(head: bytes) -> str | None:
+    """What ``head`` (a blob's first bytes, 512 ideally) looks like: ``"a zip archive"``,
+    ``"gzip data"``, ``"a tar archive"``, ``"an HTML page"``…; None when unrecognised."""
+    if head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar":
+        return "a tar archive"  # first: a tar's first bytes are a file name, which may be "BZh…"
+    for magic, name in _MAGICS:
+        if head.startswith(magic):
+            return name
+    text = head.lstrip()[:64].lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "an HTML page"
+    if text.startswith(b"<?xml"):
+        return "an XML document"
+    if text.startswith((b"{", b"[")):
+        return "a JSON document"
+    if not head:
+        return "empty"
+    return None
+
+
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
@@ -269,7 +307,7 @@ class _SafeTarInfo(tarfile.TarInfo):
 def _open_decompressed(raw: io.BufferedReader[Any], media_type: str | None, layer: str) -> Any:
     """A readable stream of the layer's tar bytes, by magic bytes (the media type is only
     cross-checked: some tools label zstd layers as gzip)."""
-    head = raw.peek(4)[:4]
+    head = raw.peek(_TAR_MAGIC_OFFSET + 8)[:512]
     if head.startswith(GZIP_MAGIC):
         found = "gzip"
     elif head.startswith(ZSTD_MAGIC):
@@ -285,6 +323,17 @@ def _open_decompressed(raw: io.BufferedReader[Any], media_type: str | None, laye
         if media_type in mt.TAR_LAYERS
         else None
     )
+    if found == "tar" and head:
+        kind = describe_magic(head)
+        if kind is not None and kind != "a tar archive":
+            # Not a tar in any compression shipflow reads: say what the bytes are instead of
+            # letting the tar reader fail on its first header.
+            raise LayerFormatError(
+                f"layer {layer} is {kind}, not {declared or 'a tar archive'}"
+                + (f" as its media type {media_type} says" if media_type else ""),
+                hint="the image was built or pushed wrongly: layers are tar archives, gzip- or "
+                "zstd-compressed or plain",
+            )
     if declared is not None and declared != found:
         log.warning("layer %s is declared %s (%s) but its bytes are %s", layer, declared, media_type, found)
     if found == "gzip":

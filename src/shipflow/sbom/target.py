@@ -6,8 +6,9 @@ promotion gate that re-scans a digest uses the same code. :func:`detect_target` 
 * ``oci:PATH[:TAG|@DIGEST]`` is an image in an OCI layout, always;
 * an existing directory is a source tree (lock files, installed packages);
 * an existing file is an SBOM document (SPDX or CycloneDX JSON) — only where one is accepted;
-* anything spelled as a path (``/…``, ``./…``, ``../…``, ``~…``) that does not exist is an
-  error that says so (not a complaint about a repository name);
+* anything spelled as a path (``/…``, ``./…``, ``../…``, ``~…``), or named like a document
+  (``sbom.json``), that does not exist is an error that says so (not a complaint about a
+  repository name);
 * everything else is an image reference (a registry), validated as one.
 
 :func:`inventory_of` turns a directory or image target into an
@@ -54,19 +55,36 @@ class Target:
 
 
 _PATH_PREFIXES = ("/", "./", "../", "~")
+# A bare name with one of these suffixes ("sbom.json") is a file the user meant, not an image
+# on Docker Hub (an image name carries no document suffix, and usually a tag or digest).
+_DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml", ".xml", ".spdx", ".cdx", ".txt", ".lock", ".tar", ".gz")
+_ANSWERS = "an image reference, a directory or an SBOM file"
+
+
+def _names_a_document(text: str) -> bool:
+    return ":" not in text and "@" not in text and text.lower().endswith(_DOCUMENT_SUFFIXES)
 
 
 def detect_target(text: str, *, sbom_files: bool = True) -> Target:
     """Decide what ``text`` names (see the module docstring). UsageError (exit 2) with a hint
     when it is a missing path, a file where none is accepted, or a malformed reference."""
     if not text.strip():
-        raise UsageError("the target is empty", hint="give an image reference, a directory or an SBOM file")
+        raise UsageError("the target is empty", hint=f"give {_ANSWERS}")
     if text.startswith("oci:"):
         return Target(TargetKind.IMAGE, text, reference=parse_reference(text))
-    path = Path(text).expanduser()
-    if path.is_dir():
+    try:
+        path = Path(text).expanduser()
+    except (RuntimeError, ValueError):  # ~nosuchuser, or a NUL byte: no home to expand to
+        path = Path(text)
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as exc:  # ENAMETOOLONG, EACCES on a parent directory
+        if not text.startswith(_PATH_PREFIXES):
+            return Target(TargetKind.IMAGE, text, reference=parse_reference(text))
+        raise UsageError(f"{text}: {exc.strerror or exc}", hint=f"give {_ANSWERS}") from exc
+    if is_dir:
         return Target(TargetKind.DIRECTORY, text, path=path)
-    if path.exists():
+    if exists:
         if not sbom_files:
             raise UsageError(
                 f"{text} is a file, not an image or a directory",
@@ -77,7 +95,7 @@ def detect_target(text: str, *, sbom_files: bool = True) -> Target:
                 f"{text} is not a regular file", hint="give an SBOM file (SPDX or CycloneDX JSON)"
             )
         return Target(TargetKind.SBOM_FILE, text, path=path)
-    if text.startswith(_PATH_PREFIXES):
+    if text.startswith(_PATH_PREFIXES) or _names_a_document(text):
         raise UsageError(
             f"{text}: no such file or directory",
             hint="check the path; an image in a layout is written oci:PATH[:TAG]",

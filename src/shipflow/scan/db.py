@@ -10,11 +10,17 @@ reading it; a failed import leaves the old file untouched.
 
 The database's identity is a SHA-256 over every stored ``id`` and ``modified``: two databases
 with the same identity answer every scan the same way. Scans record it in their reports.
+
+Records are checked against the OSV schema's shape as they are imported
+(:func:`~shipflow.scan.osv_source.record_problem`); a malformed one is skipped and reported
+(``ImportResult.problems``) so that it cannot break a later scan. Reading is defensive too: a
+malformed range already stored by an older shipflow is reported by the matcher, not raised.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -30,7 +36,7 @@ from filelock import FileLock
 
 from shipflow.errors import InfrastructureError
 from shipflow.scan.ecosystems import normalise_name
-from shipflow.scan.osv_source import SourcedRecord, read_records
+from shipflow.scan.osv_source import SourcedRecord, read_records, record_problem
 from shipflow.scan.ranges import ParsedEntry, parse_entry
 from shipflow.scan.severity import Severity, rate
 from shipflow.timeutil import utc_timestamp
@@ -126,9 +132,10 @@ class ImportResult:
     updated: int
     unchanged: int
     withdrawn: int
-    skipped: int
+    skipped: int  # not imported: withdrawn before we saw them, no package, or malformed
     info: DbInfo
-    problems: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # one line per skipped record: where, which, why
+    rejected: int = 0  # of ``skipped``: records without the OSV schema's shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,13 +219,21 @@ def _references(record: Mapping[str, Any]) -> list[str]:
 class _Importer:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.added = self.updated = self.unchanged = self.withdrawn = self.skipped = 0
+        self.added = self.updated = self.unchanged = self.withdrawn = self.skipped = self.rejected = 0
         self.problems: list[str] = []
 
     def add(self, item: SourcedRecord) -> None:
         record = item.record
         advisory_id = str(record["id"])
-        modified = str(record.get("modified") or "")
+        problem = record_problem(record)
+        if problem is not None:
+            self.skipped += 1
+            self.rejected += 1
+            self.problems.append(
+                f"{item.origin}: {advisory_id[:200]} is not a valid OSV record ({problem}); skipped"
+            )
+            return
+        modified = _timestamp_text(record.get("modified"))
         existing = self.conn.execute(
             "SELECT modified FROM advisories WHERE id = ?", (advisory_id,)
         ).fetchone()
@@ -279,6 +294,26 @@ class _Importer:
         self.conn.execute("DELETE FROM advisories WHERE id = ?", (advisory_id,))
 
 
+def _timestamp_text(value: Any) -> str:
+    """``modified`` as stored and compared: RFC 3339 text (YAML may have made a datetime)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+    return str(value or "")
+
+
+def _write_error(target: Path, exc: OSError) -> InfrastructureError:
+    """A failed write of the database: exit 3, the old database untouched."""
+    hint = (
+        "the disk is full: free some space and run the import again (the database was not changed)"
+        if exc.errno == errno.ENOSPC
+        else "check the directory's permissions and free space (the database was not changed)"
+    )
+    return InfrastructureError(
+        f"cannot write the advisory database {target}: {exc.strerror or exc}", hint=hint
+    )
+
+
 def _first_line(details: Any) -> str | None:
     if isinstance(details, str) and details.strip():
         # Records without a summary: the first sentence of the details stands in for one.
@@ -294,21 +329,32 @@ def import_paths(paths: Iterable[Path], db_path: Path | None = None) -> ImportRe
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InfrastructureError(f"cannot create {target.parent}: {exc}") from exc
-    with FileLock(str(target) + ".lock"):
+    lock = FileLock(str(target) + ".lock")
+    try:
+        lock.acquire()
         fd, tmp_name = tempfile.mkstemp(prefix=".advisories-", suffix=".db", dir=target.parent)
         os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            result = _import_into_copy(list(paths), target, tmp)
-            os.replace(tmp, target)
-        except sqlite3.DatabaseError as exc:
-            raise InfrastructureError(
-                f"advisory database {target} is unreadable: {exc}",
-                hint=f"remove {target} and import again",
-            ) from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+    except OSError as exc:
+        if lock.is_locked:
+            lock.release()
+        raise _write_error(target, exc) from exc
+    tmp = Path(tmp_name)
+    try:
+        result = _import_into_copy(list(paths), target, tmp)
+        os.replace(tmp, target)
+    except sqlite3.DatabaseError as exc:
+        if "full" in str(exc):  # SQLITE_FULL: "database or disk is full"
+            raise _write_error(target, OSError(errno.ENOSPC, "No space left on device")) from exc
+        raise InfrastructureError(
+            f"advisory database {target} is unreadable: {exc}",
+            hint=f"remove {target} and import again",
+        ) from exc
+    except OSError as exc:  # the rename (read errors of the inputs are usage errors, raised above)
+        raise _write_error(target, exc) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        lock.release()
     return ImportResult(
         result.added,
         result.updated,
@@ -317,6 +363,7 @@ def import_paths(paths: Iterable[Path], db_path: Path | None = None) -> ImportRe
         result.skipped,
         _read_info(target),
         result.problems,
+        result.rejected,
     )
 
 
@@ -361,6 +408,7 @@ def _import_into_copy(paths: list[Path], target: Path, tmp: Path) -> ImportResul
             importer.skipped,
             _info(conn, target),
             tuple(importer.problems),
+            importer.rejected,
         )
     except BaseException:
         if conn.in_transaction:
@@ -450,20 +498,31 @@ class AdvisoryDB:
     def _entry(self, row: sqlite3.Row) -> AffectedEntry:
         advisory = self._advisories.get(row["advisory_id"])
         if advisory is None:
-            advisory = Advisory(
-                id=row["advisory_id"],
-                modified=row["modified"],
-                published=row["published"],
-                summary=row["summary"],
-                aliases=tuple(json.loads(row["aliases"])),
-                severity=Severity[row["severity"]],
-                cvss_score=row["cvss_score"],
-                cvss_vector=row["cvss_vector"],
-                references=tuple(json.loads(row["refs"])),
-            )
+            try:
+                advisory = Advisory(
+                    id=str(row["advisory_id"]),
+                    modified=row["modified"],
+                    published=row["published"],
+                    summary=row["summary"],
+                    aliases=tuple(str(a) for a in json.loads(row["aliases"])),
+                    severity=Severity[row["severity"]],
+                    cvss_score=row["cvss_score"],
+                    cvss_vector=row["cvss_vector"],
+                    references=tuple(str(r) for r in json.loads(row["refs"])),
+                )
+            except (ValueError, TypeError, KeyError, RecursionError) as exc:
+                name = str(row["advisory_id"])[:80]
+                raise InfrastructureError(
+                    f"advisory database {self.path}: advisory {name} is corrupt ({exc})",
+                    hint=f"remove it and {IMPORT_HINT}",
+                ) from exc
             self._advisories[advisory.id] = advisory
-        entry = json.loads(row["entry"])
-        return AffectedEntry(advisory, row["ecosystem"], entry, parse_entry(entry))
+        try:
+            entry: Any = json.loads(row["entry"])
+        except (ValueError, TypeError, RecursionError):
+            entry = None  # not JSON: parse_entry reports it as malformed
+        parsed = parse_entry(entry, label=advisory.id)
+        return AffectedEntry(advisory, row["ecosystem"], entry if isinstance(entry, Mapping) else {}, parsed)
 
     def record(self, advisory_id: str) -> dict[str, Any] | None:
         row = self._conn.execute("SELECT record FROM advisories WHERE id = ?", (advisory_id,)).fetchone()

@@ -5,11 +5,16 @@ first) and walked in order: ``introduced`` switches "affected" on, ``fixed`` (at
 version) and ``last_affected`` (below the version) switch it off. ``limit`` events cap the range
 from above. A version listed in ``versions`` is affected whatever the ranges say. GIT ranges
 are commit hashes and never match a package version.
+
+Entries come from the database, which validates records at import; records imported before
+that (or by another tool) may still be malformed, so nothing here assumes the shape: a range
+whose ``events`` is not a list of objects with string versions is skipped and reported in the
+verdict's ``problem`` (and so in the scan report's notes), never an exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cmp_to_key
 from typing import Any
@@ -42,14 +47,23 @@ class _RangeResult:
     fixed: list[str] = field(default_factory=list)
 
 
-def _events(raw: Iterable[Mapping[str, Any]]) -> list[_Event]:
+def _events(raw: Any) -> list[_Event]:
+    """The events of one range; ValueError (with the reason) when they are malformed."""
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"'events' is {_kind(raw)}, not a list of events")
     out: list[_Event] = []
     for event in raw:
-        for kind in _EVENT_ORDER:
-            value = event.get(kind)
-            if isinstance(value, str):
-                out.append(_Event(kind, value))
+        if not isinstance(event, Mapping):
+            raise ValueError(f"an event is {_kind(event)}, not an object")
+        found = [(kind, event[kind]) for kind in _EVENT_ORDER if kind in event]
+        if len(found) != 1 or not isinstance(found[0][1], str):
+            raise ValueError("an event needs exactly one of introduced/fixed/last_affected/limit, a string")
+        out.append(_Event(*found[0]))
     return out
+
+
+def _kind(value: Any) -> str:
+    return "missing" if value is None else f"a {type(value).__name__}"
 
 
 @dataclass(slots=True)
@@ -63,6 +77,8 @@ class ParsedEntry:
     versions: frozenset[str]
     ranges: tuple[tuple[_Event, ...], ...]
     _sorted: dict[str, list[tuple[list[_Event], list[_Event]]] | InvalidVersion] = field(default_factory=dict)
+    # Why parts of the entry were skipped (malformed ranges), for the report's notes.
+    problem: str | None = None
 
     def sorted_ranges(self, scheme: VersionScheme) -> list[tuple[list[_Event], list[_Event]]]:
         """Per range: (events other than limit, sorted), (limit events). Raises InvalidVersion."""
@@ -78,14 +94,34 @@ class ParsedEntry:
         return cached
 
 
-def parse_entry(entry: Mapping[str, Any]) -> ParsedEntry:
-    versions = frozenset(v for v in entry.get("versions") or () if isinstance(v, str))
-    ranges = tuple(
-        tuple(_events(raw.get("events") or ()))
-        for raw in entry.get("ranges") or ()
-        if isinstance(raw, Mapping) and raw.get("type") in ("SEMVER", "ECOSYSTEM")
-    )
-    return ParsedEntry(versions, ranges)
+def parse_entry(entry: Any, label: str = "advisory") -> ParsedEntry:
+    """Digest one ``affected`` entry. Malformed parts are skipped and named in ``problem``
+    (prefixed with ``label``, e.g. the advisory id); this never raises."""
+    if not isinstance(entry, Mapping):
+        return ParsedEntry(frozenset(), (), problem=f"{label}: the affected entry is {_kind(entry)}; skipped")
+    problems: list[str] = []
+    raw_versions = entry.get("versions")
+    if raw_versions is not None and not isinstance(raw_versions, list):
+        problems.append(f"'versions' is {_kind(raw_versions)}, not a list")
+        raw_versions = None
+    versions = frozenset(v for v in raw_versions or () if isinstance(v, str))
+    raw_ranges = entry.get("ranges")
+    if raw_ranges is not None and not isinstance(raw_ranges, list):
+        problems.append(f"'ranges' is {_kind(raw_ranges)}, not a list")
+        raw_ranges = None
+    ranges: list[tuple[_Event, ...]] = []
+    for raw in raw_ranges or ():
+        if not isinstance(raw, Mapping):
+            problems.append(f"a range is {_kind(raw)}, not an object")
+            continue
+        if raw.get("type") not in ("SEMVER", "ECOSYSTEM"):
+            continue
+        try:
+            ranges.append(tuple(_events(raw.get("events"))))
+        except ValueError as exc:
+            problems.append(str(exc))
+    problem = f"{label}: malformed range skipped ({'; '.join(problems)})" if problems else None
+    return ParsedEntry(versions, tuple(ranges), problem=problem)
 
 
 def _sort_events(events: Sequence[_Event], scheme: VersionScheme) -> tuple[list[_Event], list[_Event]]:
@@ -132,7 +168,7 @@ def evaluate(version: str, entry: Mapping[str, Any] | ParsedEntry, scheme: Versi
     parsed = entry if isinstance(entry, ParsedEntry) else parse_entry(entry)
     affected = version in parsed.versions
     fixed: list[str] = []
-    problem: str | None = None
+    problem: str | None = parsed.problem
     if parsed.ranges and scheme is None:
         problem = "no version ordering for this ecosystem; only explicit versions were checked"
     elif parsed.ranges and scheme is not None:

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 # Looked for in the working directory and, for a directory target, in the target itself.
-DEFAULT_IGNORE_FILES = (".shipflowignore.yaml", ".trivyignore")
+DEFAULT_IGNORE_FILES = (".shipflowignore.yaml", ".trivyignore", ".trivyignore.yaml")
 
 
 class Engine(StrEnum):

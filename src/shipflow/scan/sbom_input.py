@@ -24,6 +24,7 @@ from urllib.parse import unquote
 from packageurl import PackageURL
 
 from shipflow.errors import ConfigError
+from shipflow.fsutil import read_capped
 from shipflow.sbom.catalogers.rpmheader import split_source_rpm
 from shipflow.sbom.model import (
     OS_PACKAGE_TYPES,
@@ -35,12 +36,15 @@ from shipflow.sbom.model import (
     Package,
     PackageType,
 )
+from shipflow.signing.jsondoc import parse_json
 
 _TYPES: dict[str, PackageType] = {kind: kind for kind in PACKAGE_TYPES}
 # How a purl's namespace joins its name in the name OSV uses.
 _NAMESPACE_SEPARATOR = {"npm": "/", "golang": "/", "composer": "/", "maven": ":"}
 _NOT_READ_PREFIX = "shipflow:not-read "
 _DIGEST_PREFIXES = ("sha256:", "sha512:")
+# syft's SPDX of a large image with file entries is tens of MB; this leaves room.
+MAX_SBOM_BYTES = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +223,12 @@ def _cyclonedx(document: Mapping[str, Any], origin: str) -> tuple[Inventory, int
 
 
 def read_sbom(path: Path) -> SbomReadResult:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot read SBOM {path}: {exc}", hint="pass an SPDX or CycloneDX JSON document"
-        ) from exc
+    document = parse_json(
+        read_capped(path, MAX_SBOM_BYTES, what="SBOM"),
+        what=f"SBOM {path}",
+        error=ConfigError,
+        hint="pass an SPDX or CycloneDX JSON document",
+    )
     return read_sbom_document(document, str(path))
 
 

@@ -10,17 +10,20 @@ several statements apply, the latest (by ``timestamp``, else document order) dec
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shipflow.errors import ConfigError
+from shipflow.fsutil import read_capped
 from shipflow.scan.model import Finding, Suppression
 from shipflow.scan.purls import purl_matches
+from shipflow.signing.jsondoc import parse_json
 
 _STATUSES = {"not_affected", "affected", "fixed", "under_investigation"}
+# A VEX document with thousands of statements is a few MB.
+MAX_VEX_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +92,17 @@ def _products(value: Any) -> tuple[list[str], list[str]]:
     return products, subcomponents
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def load_openvex(path: Path) -> list[VexStatement]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"cannot read VEX document {path}: {exc}") from exc
+    document = parse_json(
+        read_capped(path, MAX_VEX_BYTES, what="VEX document"),
+        what=f"VEX document {path}",
+        error=ConfigError,
+        hint="pass an OpenVEX JSON document (https://openvex.dev)",
+    )
     if not isinstance(document, Mapping) or not isinstance(document.get("statements"), list):
         raise ConfigError(f"{path} is not an OpenVEX document (no 'statements' list)")
     doc_timestamp = str(document.get("timestamp") or "")
@@ -102,8 +111,8 @@ def load_openvex(path: Path) -> list[VexStatement]:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{path}: statement {order + 1} is not an object")
         status = raw.get("status")
-        if status not in _STATUSES:
-            raise ConfigError(f"{path}: statement {order + 1} has unknown status {status!r}")
+        if not isinstance(status, str) or status not in _STATUSES:
+            raise ConfigError(f"{path}: statement {order + 1} has unknown status {str(status)[:40]!r}")
         vulnerabilities = _ids(raw.get("vulnerability"))
         if not vulnerabilities:
             raise ConfigError(f"{path}: statement {order + 1} names no vulnerability")
@@ -115,8 +124,8 @@ def load_openvex(path: Path) -> list[VexStatement]:
                 products=tuple(products),
                 subcomponents=tuple(subcomponents + more_subs),
                 status=str(status),
-                justification=raw.get("justification"),
-                impact_statement=raw.get("impact_statement"),
+                justification=_text(raw.get("justification")),
+                impact_statement=_text(raw.get("impact_statement")),
                 timestamp=str(raw.get("timestamp") or doc_timestamp),
                 order=order,
                 source=str(path),

@@ -137,7 +137,7 @@ def build_statement(
     ``subject``, ``predicate``).
     """
     if statement_type not in STATEMENT_TYPES:
-        raise EnvelopeError(f"unknown statement type {statement_type!r}")
+        raise UsageError(f"unknown statement type {statement_type!r}")
     return json.dumps(
         {
             "_type": statement_type,
@@ -164,8 +164,8 @@ class Statement:
 def parse_statement(data: bytes) -> Statement:
     doc = load_object(data, "statement", EnvelopeError)
     kind, predicate_type, subject = doc.get("_type"), doc.get("predicateType"), doc.get("subject")
-    if kind not in STATEMENT_TYPES:
-        raise EnvelopeError(f"not an in-toto statement (_type {kind!r})")
+    if not isinstance(kind, str) or kind not in STATEMENT_TYPES:  # a list is not hashable: check first
+        raise EnvelopeError(f"not an in-toto statement (_type {str(kind)[:80]!r})")
     if not isinstance(predicate_type, str):
         raise EnvelopeError("statement has no predicateType")
     if not isinstance(subject, list):

@@ -12,6 +12,11 @@ Private keys (what ``cosign generate-key-pair`` writes and ``cosign sign --key``
 
 Public keys: ``PUBLIC KEY`` (SubjectPublicKeyInfo) holding ECDSA, RSA or Ed25519.
 
+Key references, as cosign takes them (``blob.LoadFileOrURL``): a path, or ``env://NAME`` for
+the key's PEM text in the environment variable ``NAME`` (``--key env://COSIGN_PRIVATE_KEY``).
+Private keys may also be given as the PEM text itself. A key file is at most
+:data:`MAX_KEY_FILE_BYTES`: ``--key /dev/zero`` is an error, not gigabytes of memory.
+
 Algorithms are cosign's for key files: ECDSA with SHA-256 (whatever the curve), RSA PKCS#1
 v1.5 with SHA-256, pure Ed25519. Signatures are checked in DER form and, for ECDSA, also as
 raw ``r || s``.
@@ -28,7 +33,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +46,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from shipflow.errors import ConfigError, KeyFileError, UsageError
+from shipflow.fsutil import read_capped
+from shipflow.signing.jsondoc import load_object
 
 SIGSTORE_PRIVATE_KEY_PEM = "ENCRYPTED SIGSTORE PRIVATE KEY"
 COSIGN_PRIVATE_KEY_PEM = "ENCRYPTED COSIGN PRIVATE KEY"
@@ -52,6 +59,10 @@ SCRYPT_DEFAULT_N = 65536
 _SCRYPT_ALLOWED = frozenset({(32768, 8, 1), (65536, 8, 1), (131072, 8, 1)})
 _SALT_SIZE = 32
 _BOX_KEY_SIZE = 32
+
+# A PEM key file is kilobytes (an RSA-4096 private key ≈ 3.3 KB, a cosign key ≈ 0.7 KB).
+MAX_KEY_FILE_BYTES = 64 * 1024
+ENV_SCHEME = "env://"
 
 # The environment variables the spec names for the signing secrets.
 ENV_PRIVATE_KEY = "COSIGN_PRIVATE_KEY"
@@ -264,12 +275,7 @@ def _decode_b64_field(doc: dict[str, object], *path: str) -> bytes:
 
 
 def _decrypt_cosign_body(body: bytes, password: bytes, what: str) -> bytes:
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise KeyFileError(f"{what}: the encrypted key body is not JSON") from exc
-    if not isinstance(doc, dict):
-        raise KeyFileError(f"{what}: the encrypted key body is not a JSON object")
+    doc = load_object(body, f"{what}: the encrypted key body", KeyFileError)
     kdf = doc.get("kdf") or {}
     cipher = doc.get("cipher") or {}
     if not isinstance(kdf, dict) or kdf.get("name") != "scrypt":
@@ -280,7 +286,7 @@ def _decrypt_cosign_body(body: bytes, password: bytes, what: str) -> bytes:
     if not isinstance(params, dict):
         raise KeyFileError(f"{what}: malformed scrypt parameters")
     triple = (params.get("N"), params.get("r"), params.get("p"))
-    if triple not in _SCRYPT_ALLOWED:
+    if not all(type(v) is int for v in triple) or triple not in _SCRYPT_ALLOWED:  # a list is unhashable
         raise KeyFileError(
             f"{what}: unsupported scrypt parameters N={triple[0]} r={triple[1]} p={triple[2]}",
             hint="cosign writes N=32768, 65536 or 131072 with r=8, p=1; re-create the key",
@@ -389,17 +395,55 @@ def load_public_key(data: bytes, *, source: str = "public key") -> PublicKey:
 
 
 def load_public_key_file(path: Path) -> PublicKey:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read public key {path}: {exc.strerror}", hint="check the --key path"
-        ) from exc
+    data = read_capped(path, MAX_KEY_FILE_BYTES, what="public key")
     return load_public_key(data, source=str(path))
 
 
-def load_public_keys(path: Path) -> list[PublicKey]:
-    """One key file, or every ``*.pub``/``*.pem`` file in a directory of trusted keys."""
+def _env_reference(value: str, environ: Mapping[str, str] | None = None) -> tuple[str, bytes] | None:
+    """``(NAME, bytes)`` for ``env://NAME`` (cosign's reference to a key in the environment),
+    None for anything else. A missing variable is an error, as in cosign; an empty one is
+    handed on (and then fails as "not a PEM file")."""
+    if not value.startswith(ENV_SCHEME):
+        _refuse_other_schemes(value)
+        return None
+    name = value[len(ENV_SCHEME) :]
+    env = os.environ if environ is None else environ
+    if not name or name not in env:
+        raise ConfigError(
+            f"key reference {value}: environment variable ${name} is not set",
+            hint=f"export {name or 'NAME'} with the key's PEM text, or pass a key file",
+        )
+    text = env[name]
+    if len(text) > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"${name} is {len(text)} characters, more than a key ({MAX_KEY_FILE_BYTES})")
+    return name, text.encode("utf-8", "surrogateescape")
+
+
+_OTHER_SCHEMES = ("http://", "https://", "awskms://", "gcpkms://", "azurekms://", "hashivault://", "k8s://")
+
+
+def _refuse_other_schemes(value: str) -> None:
+    """cosign also takes URLs and KMS references; shipflow does not fetch keys (yet): say so
+    instead of looking for a file called ``https:/…``."""
+    scheme, sep, _ = value.partition("://")
+    if sep and (value.startswith(_OTHER_SCHEMES) or scheme.isalnum()):
+        raise UsageError(
+            f"key reference scheme {scheme}:// is not supported",
+            hint="give a key file, the PEM text, or env://NAME for a key in an environment variable",
+        )
+
+
+def load_public_keys(ref: str | Path) -> list[PublicKey]:
+    """One key file, ``env://NAME``, or every ``*.pub``/``*.pem`` file in a directory of
+    trusted keys."""
+    if isinstance(ref, str):
+        found = _env_reference(ref)
+        if found is not None:
+            name, data = found
+            return [load_public_key(data, source=f"${name}")]
+        path = Path(ref).expanduser()
+    else:
+        path = ref
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in {".pub", ".pem"} and p.is_file())
         if not files:
@@ -410,38 +454,56 @@ def load_public_keys(path: Path) -> list[PublicKey]:
     return [load_public_key_file(path)]
 
 
-def read_private_key_setting(value: str, *, what: str) -> bytes:
-    """The PEM bytes a key setting names: the PEM text itself, or a path to the file.
+def read_private_key_setting(
+    value: str, *, what: str, environ: Mapping[str, str] | None = None, echo_path: bool = True
+) -> tuple[bytes, str]:
+    """The PEM bytes a key setting names, and what to call them in messages: the PEM text
+    itself, ``env://NAME``, or a path to the file (at most :data:`MAX_KEY_FILE_BYTES`).
 
-    Error messages never include ``value``: it may be the secret itself.
+    Error messages never include ``value`` when it may be the secret itself; with
+    ``echo_path=False`` (a value from the environment) not even when read as a path.
     """
     if "-----BEGIN" in value:
         # CI secret stores sometimes keep a multi-line PEM with literal "\n" sequences.
-        return value.replace("\\n", "\n").encode()
+        return value.replace("\\n", "\n").encode(), what
+    found = _env_reference(value, environ)
+    if found is not None:
+        name, data = found
+        return data.replace(b"\\n", b"\n") if b"-----BEGIN" in data else data, f"${name}"
     path = Path(value).expanduser()
-    try:
-        return path.read_bytes()
-    except OSError as exc:
+    if len(value) > 4096 or "\n" in value:
+        # Not a path: most likely a key pasted without its BEGIN line. Do not echo it.
         raise ConfigError(
-            f"{what} is neither PEM text nor a readable key file",
-            hint="pass a path to cosign.key, or the PEM text itself",
+            f"{what} is neither PEM text nor a key file",
+            hint="pass a path to cosign.key, env://NAME, or the PEM text itself",
+        )
+    try:
+        return read_capped(path, MAX_KEY_FILE_BYTES, what=f"{what} key file"), f"{what} {path}"
+    except UsageError as exc:
+        if echo_path:
+            raise
+        raise ConfigError(
+            f"{what} is neither PEM text, env://NAME nor a readable key file",
+            hint="set it to the PEM text of cosign.key, env://NAME or the key file's path",
         ) from exc
 
 
 def private_key_from_settings(
-    key: str | None, password: PasswordSource, *, environ: dict[str, str] | None = None
+    key: str | None, password: PasswordSource, *, environ: Mapping[str, str] | None = None
 ) -> PrivateKey:
-    """The signing key from ``--key`` or ``COSIGN_PRIVATE_KEY``; password from the caller or
-    ``COSIGN_PASSWORD``."""
+    """The signing key from ``--key`` or ``COSIGN_PRIVATE_KEY`` (each a path, PEM text or
+    ``env://NAME``); password from the caller or ``COSIGN_PASSWORD``."""
     env = os.environ if environ is None else environ
     if key is not None:
-        data, what = read_private_key_setting(key, what="--key"), "--key"
+        data, what = read_private_key_setting(key, what="--key", environ=env)
     elif env.get(ENV_PRIVATE_KEY):
-        data, what = read_private_key_setting(env[ENV_PRIVATE_KEY], what=ENV_PRIVATE_KEY), ENV_PRIVATE_KEY
+        data, what = read_private_key_setting(
+            env[ENV_PRIVATE_KEY], what=ENV_PRIVATE_KEY, environ=env, echo_path=False
+        )
     else:
         raise ConfigError(
             "no signing key given",
-            hint=f"pass --key cosign.key or set {ENV_PRIVATE_KEY} (PEM text or a path)",
+            hint=f"pass --key cosign.key (or env://NAME) or set {ENV_PRIVATE_KEY} (PEM text or a path)",
         )
     if password is None and ENV_PASSWORD in env:
         password = env[ENV_PASSWORD].encode()

@@ -96,8 +96,8 @@ def trusted_keys(keys: Iterable[Verifier]) -> AnyOf:
     return AnyOf(KeyPolicy(k) for k in keys)
 
 
-def trusted_keys_from_paths(paths: Iterable[Path], *, require_all: bool = False) -> Policy:
-    """The policy for ``--key`` options: each path a key file or a directory of keys.
+def trusted_keys_from_paths(paths: Iterable[str | Path], *, require_all: bool = False) -> Policy:
+    """The policy for ``--key`` options: each a key file, ``env://NAME`` or a directory of keys.
 
     Keys from one directory are alternatives (rotation); several ``--key`` options are
     alternatives too, unless ``require_all`` (then every ``--key`` must have signed; a

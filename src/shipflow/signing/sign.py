@@ -7,7 +7,6 @@ moves mid-way cannot split the work across two images).
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
 from shipflow.oci.store import Store
 from shipflow.signing.attachments import (
+    MAX_LAYER_BYTES,
+    MAX_PREDICATE_BYTES,
     PREDICATE_TYPE_ANNOTATION,
     SIGNATURE_ANNOTATION,
     AttachedLayer,
@@ -31,10 +32,15 @@ from shipflow.signing.dsse import (
     build_statement,
     pae,
 )
+from shipflow.signing.jsondoc import MAX_DEPTH, parse_json
 from shipflow.signing.keys import Signer
 from shipflow.signing.payload import build_payload
 
 log = logging.getLogger(__name__)
+
+# The statement wraps the predicate one level deeper; the reader allows MAX_DEPTH in all.
+# (The size cap, MAX_PREDICATE_BYTES, is the reader's layer limit less base64 and headers.)
+MAX_PREDICATE_DEPTH = MAX_DEPTH - 1
 
 
 @dataclass(frozen=True)
@@ -118,13 +124,20 @@ def statement_with_raw_predicate(
     statement equals the file's. It must be one JSON value.
     """
     text = predicate.strip()
-    try:
-        json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    if len(text) > MAX_PREDICATE_BYTES:
         raise UsageError(
-            f"the predicate is not valid JSON ({exc})",
-            hint="pass a JSON document (SPDX JSON, CycloneDX JSON, …)",
-        ) from exc
+            f"the predicate is {len(text)} bytes, more than the {MAX_PREDICATE_BYTES} an attestation "
+            "can carry (verify-attestation reads envelopes of up to "
+            f"{MAX_LAYER_BYTES // (1024 * 1024)} MiB)",
+            hint="attest a smaller document, e.g. the SBOM without file-level entries",
+        )
+    parse_json(
+        text,
+        what="the predicate",
+        error=UsageError,
+        max_depth=MAX_PREDICATE_DEPTH,
+        hint="pass a JSON document (SPDX JSON, CycloneDX JSON, …)",
+    )
     # Build with a placeholder and splice: the header is serialised by us, the predicate is not.
     marker = b'"__shipflow_predicate__"'
     header = build_statement(
@@ -161,6 +174,7 @@ def attest(
     )
     signature = key.sign(pae(INTOTO_PAYLOAD_TYPE, statement))
     envelope = build_envelope(INTOTO_PAYLOAD_TYPE, statement, [("", signature)])
+    _check_readable(envelope)
     envelope_digest = Digest.of(envelope)
     tag = attestation_tag(digest)
     result = append_layer(
@@ -182,3 +196,16 @@ def attest(
         key.verifier.key_id,
         result.added,
     )
+
+
+def _check_readable(envelope: bytes) -> None:
+    """Refuse to store an attestation larger than the verifying side reads (the predicate
+    cap keeps every ordinary statement under it; a very long subject name could still tip
+    it over). Nothing is written in that case. Depth needs no check here: the predicate was
+    parsed with one level less than the statement reader allows."""
+    if len(envelope) > MAX_LAYER_BYTES:
+        raise UsageError(
+            f"the attestation would be {len(envelope)} bytes, over the {MAX_LAYER_BYTES} byte limit "
+            "verify-attestation enforces",
+            hint="attest a smaller predicate",
+        )

@@ -7,6 +7,12 @@ optionally with its version in parentheses when it differs from the binary's; OS
 are keyed by it. The distroless ``status.d/`` files carry one package each (and ``.md5sums``
 files, which are not stanzas).
 
+Stanzas are validated as dpkg validates what it installs: a package name is
+``[a-z0-9][a-z0-9+.-]+``, a version ``[epoch:]upstream[-revision]`` of letters, digits and
+``.+~-`` (a status file with binary garbage would otherwise put a package named
+``"\ufffd\ufffd\x00\x01"`` in the SBOM). A stanza that fails is skipped with a warning naming
+the file; an invalid ``Source:`` or ``Architecture:`` is dropped (the binary's name stands in).
+
 Licences come from the package's ``usr/share/doc/NAME/copyright`` when it is machine-readable
 (DEP-5: a ``Format:`` line naming copyright-format): every distinct ``License:`` value, with
 Debian's GPL-family short names (``GPL-2+``) mapped to SPDX ids (``GPL-2.0-or-later``). Free
@@ -32,6 +38,10 @@ DOC_DIR = "usr/share/doc/"
 _GNU_SHORT_NAME = re.compile(r"^(?P<family>A?GPL|LGPL|GFDL)-(?P<version>\d(?:\.\d)?)(?P<plus>\+)?$", re.I)
 
 _SOURCE = re.compile(r"^(?P<name>\S+)(?:\s+\((?P<version>[^)]+)\))?\s*$")
+# deb-control(5) / Debian policy 5.6.1 and 5.6.12.
+_PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_VERSION = re.compile(r"^(?:[0-9]+:)?[A-Za-z0-9][A-Za-z0-9.+~-]*(?::[A-Za-z0-9.+~-]+)*$")
+_ARCHITECTURE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _REMOVED_WANTS = frozenset({"deinstall", "purge"})
 _ABSENT_STATES = frozenset({"not-installed", "config-files"})
 
@@ -123,20 +133,37 @@ class DpkgCataloger:
                 name, version = stanza.get("Package"), stanza.get("Version")
                 if not name or not version:
                     continue
+                if not _PACKAGE_NAME.match(name) or len(name) > 256:
+                    log.warning(
+                        "%s: skipped a stanza with an invalid package name %s",
+                        found.location.path,
+                        ascii(name[:80]),
+                    )
+                    continue
+                if not _VERSION.match(version) or len(version) > 256:
+                    log.warning(
+                        "%s: skipped %s, its version %s is invalid",
+                        found.location.path,
+                        name,
+                        ascii(version[:80]),
+                    )
+                    continue
                 if not is_installed(stanza):
                     log.debug("skipping %s %s: %s", name, version, stanza.get("Status"))
                     continue
                 source_name, source_version = name, version
                 match = _SOURCE.match(stanza.get("Source", ""))
-                if match:
+                if match and _PACKAGE_NAME.match(match["name"]):
                     source_name = match["name"]
-                    source_version = match["version"] or version
+                    if match["version"] and _VERSION.match(match["version"]):
+                        source_version = match["version"]
+                arch = stanza.get("Architecture")
                 packages.append(
                     os_package(
                         "deb",
                         name=name,
                         version=version,
-                        arch=stanza.get("Architecture"),
+                        arch=arch if arch and _ARCHITECTURE.match(arch) else None,
                         source_name=source_name,
                         source_version=source_version,
                         licenses=self._licenses(source, name),

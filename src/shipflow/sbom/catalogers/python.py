@@ -45,17 +45,15 @@ _MAX_LICENSE_NAME = 80
 
 
 def metadata_licenses(message: email.message.Message) -> tuple[str, ...]:
-    expression = message.get("License-Expression")
-    if expression and expression.strip():
-        return (str(expression).strip(),)
+    # Values with undecodable bytes come back as email.header.Header objects: str() them.
+    expression = str(message.get("License-Expression") or "").strip()
+    if expression:
+        return (expression,)
     field = str(message.get("License") or "").strip()
     if field and "\n" not in field and len(field) <= _MAX_LICENSE_NAME and field.upper() != "UNKNOWN":
         return (field,)
-    found = [
-        CLASSIFIER_LICENSES[c.strip()]
-        for c in message.get_all("Classifier", [])
-        if c.strip() in CLASSIFIER_LICENSES
-    ]
+    classifiers = (str(c).strip() for c in message.get_all("Classifier", []))
+    found = [CLASSIFIER_LICENSES[c] for c in classifiers if c in CLASSIFIER_LICENSES]
     return tuple(dict.fromkeys(found))
 
 
