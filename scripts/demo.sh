@@ -9,7 +9,7 @@
 #   3. promote staging → canary (a tech lead), then `shipflow canary`: deploy it, watch its
 #      health, keep it
 #   4. an approval by a second tech lead, and canary → production
-#   5. release 1.1.0, which starts failing its health check after a few seconds, and take it
+#   5. release 1.1.0, which starts failing its health check 12 s after it starts, and take it
 #      the same way: its canary is rolled back automatically to 1.0.0
 #   6. `shipflow status` and the canary's history
 #
@@ -139,7 +139,7 @@ gates:
 canary:
   health_url: http://127.0.0.1:$CANARY_PORT/api/health
   interval: 1s
-  duration: 10s
+  duration: 20s
   timeout: 800ms
   failure_threshold: 3
   promoted_from: staging
@@ -176,7 +176,7 @@ stage
 
 step "3. Promote staging → canary (a tech lead), then watch the canary"
 run "$SHIPFLOW" promote --digest "$D1" --from staging --to canary --actor lead-1 --key keys/ci.key
-run "$SHIPFLOW" canary --digest "$D1" --actor lead-1
+run "$SHIPFLOW" canary --digest "$D1" --actor lead-1 --first-release
 stage
 
 step "4. Approval by the second tech lead, then canary → production"
@@ -190,9 +190,9 @@ run "$SHIPFLOW" promote --digest "$D1" --from canary --to production --actor lea
 run "$SHIPFLOW" verify-image "oci:$WORK/store@$D1" --promoted-to production
 stage
 
-step "5. Release 1.1.0, which starts failing its health check 4 s after it starts"
+step "5. Release 1.1.0, which starts failing its health check 12 s after it starts"
 git -C "$APP" commit -q --allow-empty -m "1.1.0"
-D2="$(release 1.1.0 --build-arg FAIL_AFTER=4)"
+D2="$(release 1.1.0 --build-arg FAIL_AFTER=12)"
 say "image digest $D2"
 run "$SHIPFLOW" promote --digest "$D2" --from dev --to staging --actor dev-2 --key keys/ci.key \
     || say "(refused: dev-2 is not a developer — the rules hold; dev-1 promotes)"

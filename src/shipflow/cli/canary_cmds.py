@@ -366,6 +366,11 @@ def _finish(report: ReleaseReport, as_json: bool, notifier: Any) -> None:
     help="Demand a verified promotion record of DIGEST into this environment, e.g. staging "
     "(default: canary.promoted_from).",
 )
+@click.option(
+    "--first-release",
+    is_flag=True,
+    help="Allow a canary with nothing to roll back to (the very first release): a trip then stops it.",
+)
 @_common_options
 @_watch_flags
 @registry_options_own_timeout
@@ -376,6 +381,7 @@ def canary_cmd(
     fallback_env: str,
     expect_version: str | None,
     promoted_from: str | None,
+    first_release: bool,
     config_path: Path | None,
     image: str | None,
     keys: tuple[Path, ...],
@@ -427,6 +433,7 @@ def canary_cmd(
             actor=_actor(actor),
             promoted_from=promoted_from or settings.promoted_from,
             expected_version=expect_version,
+            first_release=first_release,
         )
         report = run_canary(request, settings, deps)
     _finish(report, as_json, notifier)

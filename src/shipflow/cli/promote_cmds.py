@@ -202,11 +202,12 @@ def status_cmd(config_path: Path | None, as_json: bool, registry: RegistryOption
         print_json({"image": pipeline.name, "environments": [s.to_json() for s in statuses]})
         return
     table = Table(title=pipeline.name, title_justify="left")
-    for column in ("environment", "digest", "since", "by", "gates passed"):
-        table.add_column(column)
+    for column in ("environment", "digest", "since", "by"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("gates passed", overflow="fold")
     for status in statuses:
         data = status.to_json()
-        digest = data["digest"][:19] + "…" if data["digest"] else "-"
+        digest = data["digest"][:19] if data["digest"] else "-"
         gates = ", ".join(data["gates"]) if data["recorded"] else "(no history entry)"
         table.add_row(
             Text(status.environment),
@@ -246,11 +247,11 @@ def history_cmd(
         return
     table = Table(title=f"{pipeline.name} {environment}", title_justify="left")
     for column in ("at", "digest", "action", "actor", "from", "outcome"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for entry in entries:
         table.add_row(
             Text(entry.at),
-            Text(str(entry.digest)[:19] + "…"),
+            Text(str(entry.digest)[:19]),
             Text(entry.action),
             Text(entry.actor),
             Text(entry.source or "-"),

@@ -107,6 +107,9 @@ class CanaryRequest:
     actor: str = "unknown"
     promoted_from: str | None = None  # demand a verified promotion record into this environment
     expected_version: str | None = None
+    # The very first canary has nothing to roll back to: allowed only when asked for; a trip
+    # then stops the canary's deployment instead of rolling back.
+    first_release: bool = False
 
     def __post_init__(self) -> None:
         validate_env_name(self.env)
@@ -284,21 +287,29 @@ def run_canary(request: CanaryRequest, settings: CanarySettings, deps: Collabora
             else:
                 report.evidence.append(deps.promotion.verify_promoted(digest, request.promoted_from))
         previous, source = _rollback_target(request, deps)
-        if previous is None:
+        if previous is None and not request.first_release:
             return _finish(
                 report,
                 deps,
                 RunVerdict.REFUSED,
                 f"there is nothing to roll back to: neither :{request.env} nor :{request.fallback_env} "
-                "holds another digest, so an unhealthy canary could not be undone",
+                "holds another digest, so an unhealthy canary could not be undone "
+                "(for the very first release, pass --first-release: a trip then stops the canary)",
                 t0,
             )
         report.previous, report.previous_source = previous, source
-        events.emit(
-            "canary.rollback_target", f"rollback target {previous.short} ({source})", previous=str(previous)
-        )
+        if previous is None:
+            report.notes.append("first release: nothing to roll back to; a trip stops the canary")
+            events.emit("canary.rollback_target", "no rollback target: a first release")
+        else:
+            events.emit(
+                "canary.rollback_target",
+                f"rollback target {previous.short} ({source})",
+                previous=str(previous),
+            )
         try:
-            report.evidence.append(deps.signatures.verify(previous))
+            if previous is not None:
+                report.evidence.append(deps.signatures.verify(previous))
         except CheckFailed as exc:
             return _finish(
                 report,
@@ -313,7 +324,9 @@ def run_canary(request: CanaryRequest, settings: CanarySettings, deps: Collabora
         )
         if settings.version is not None and report.expected_version is None:
             report.expected_version = _version_of(deps, digest)
-        report.previous_version = _version_of(deps, previous) if settings.version is not None else None
+        report.previous_version = (
+            _version_of(deps, previous) if settings.version is not None and previous is not None else None
+        )
     except CheckFailed as exc:
         return _finish(report, deps, RunVerdict.REFUSED, f"{digest} may not be deployed: {exc.message}", t0)
     except ShipflowError as exc:
@@ -393,7 +406,7 @@ def _roll_back_canary(
     settings: CanarySettings,
     deps: Collaborators,
     request: CanaryRequest,
-    previous: Digest,
+    previous: Digest | None,
     reason: str,
     t0: float,
 ) -> ReleaseReport:
@@ -401,6 +414,18 @@ def _roll_back_canary(
     trip = report.trip
     if trip is not None and trip.first_failure is not None and trip.tripping is not None:
         report.timings["detection"] = trip.tripping.finished - trip.first_failure.started
+    if previous is None:
+        # A first release: there is no earlier digest to go back to. Stop what the target
+        # runs; the tag keeps naming the candidate (never nothing), and the report says so.
+        try:
+            deps.target.stop(request.env)
+            stopped = f"its deployment was stopped; :{request.env} still names {request.digest}"
+        except ShipflowError as exc:
+            stopped = f"stopping its deployment failed ({exc.message}); :{request.env} names {request.digest}"
+        _finish(report, deps, RunVerdict.STOPPED, f"{reason}; nothing to roll back to: {stopped}", t0)
+        _notify(report, deps, settings)
+        _record(report, deps, digest=report.tag_digest, previous=None)
+        return report
     failed = _roll_back(
         report,
         deps,

@@ -21,6 +21,7 @@ class RunVerdict(StrEnum):
     ROLLED_BACK = "rolled-back"  # tripped (or interrupted, or failed to deploy): previous digest serves again
     REFUSED = "refused"  # a check failed before anything changed
     ROLLBACK_FAILED = "rollback-failed"  # the rollback could not be completed: see `state`
+    STOPPED = "stopped"  # a first release tripped: nothing to roll back to, so it was stopped
     ERROR = "error"  # infrastructure failed before a decision: see `state`
 
     @property
@@ -30,6 +31,7 @@ class RunVerdict(StrEnum):
             RunVerdict.ROLLED_BACK: "⏪ rolled back",
             RunVerdict.REFUSED: "⛔ refused",
             RunVerdict.ROLLBACK_FAILED: "🚨 rollback failed",
+            RunVerdict.STOPPED: "⏹ stopped (first release: nothing to roll back to)",
             RunVerdict.ERROR: "🚨 error",
         }[self]
 
@@ -89,6 +91,7 @@ class ReleaseReport:
                 RunVerdict.ROLLED_BACK: EXIT_CHECK_FAILED if self.kind == "canary" else EXIT_OK,
                 RunVerdict.REFUSED: EXIT_CHECK_FAILED,
                 RunVerdict.ROLLBACK_FAILED: EXIT_INFRA,
+                RunVerdict.STOPPED: EXIT_CHECK_FAILED,
                 RunVerdict.ERROR: EXIT_INFRA,
             }[verdict]
         self.exit_code = exit_code

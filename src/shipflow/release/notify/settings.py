@@ -23,8 +23,8 @@ __all__ = [
 ]
 
 # Verdicts a webhook can be sent for (``notify.on``).
-NOTIFY_EVENTS = ("passed", "rolled-back", "rollback-failed", "refused", "error")
-DEFAULT_ON = frozenset({"rolled-back", "rollback-failed", "error"})
+NOTIFY_EVENTS = ("passed", "rolled-back", "rollback-failed", "stopped", "refused", "error")
+DEFAULT_ON = frozenset({"rolled-back", "rollback-failed", "stopped", "error"})
 
 
 class WebhookFormat(StrEnum):
