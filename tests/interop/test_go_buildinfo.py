@@ -30,7 +30,9 @@ def _theirs(binary: Path) -> list[tuple[str, str]]:
     expected = []
     for path, version in go_version_m(binary):
         if path == "stdlib":
-            expected.append(("stdlib", "v" + version.split()[0].removeprefix("go")))
+            # experiments follow the version ("go1.26.8-X:jsonv2"); advisories name the version
+            release = version.split()[0].split("-X:")[0].removeprefix("go")
+            expected.append(("stdlib", "v" + release))
         elif version != "(devel)":
             expected.append((path, version))
     return sorted(expected)

@@ -44,6 +44,9 @@ def test_module_lines_replacements_and_stdlib() -> None:
         ("go1.22rc1", "v1.22.0-rc.1"),
         ("go1.9beta2", "v1.9.0-beta.2"),
         ("go1.22.1 X:boringcrypto", "v1.22.1"),
+        ("go1.26.8-X:jsonv2", "v1.26.8"),  # the trivy peer built here
+        ("go1.26.8-X:jsonv2,greenteagc", "v1.26.8"),
+        ("go1.26.8-Xjsonv2", None),
         ("devel go1.23-abcdef Tue", None),
     ],
 )

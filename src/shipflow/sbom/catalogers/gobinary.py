@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 MAX_BINARY_BYTES = 256 * 1024**2
 _MIN_BINARY_BYTES = 512
 _CHUNK = 1024 * 1024
-_GO_VERSION = re.compile(r"^go(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:(rc|beta)(\d+))?$")
+# A toolchain built with GOEXPERIMENT names its experiments after the version, with a space
+# ("go1.22.1 X:boringcrypto") or, since Go 1.25, a dash ("go1.26.8-X:jsonv2"); the standard
+# library's version (what advisories name) is the part before them.
+_GO_VERSION = re.compile(r"^go(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:(rc|beta)(\d+))?(?:-X:\S+)?$")
 
 
 @dataclass
