@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -144,54 +145,72 @@ def main() -> None:
             key = generate_private_key()
             (work / "ci.key").write_bytes(encrypt_private_key(key, PASSWORD.encode()))
             (work / "ci.pub").write_bytes(key.verifier.pem)
-            results: dict[str, dict[str, float]] = {}
-            for label, size in (("1 MB", 1_000_000), ("300 MB", 300_000_000)):
+            # Both images are set up first and then measured run by run in turn, so that a change
+            # of the shared machine's load during the run weighs on both alike.
+            sizes = (("1 MB", 1_000_000), ("300 MB", 300_000_000))
+            setups: dict[str, dict[str, Any]] = {}
+            for label, size in sizes:
                 repo = f"bench/promote-{size}"
-                (work / "shipflow.yaml").write_text(CONFIG.format(image=f"{host}/{repo}"))
-                config = load_config(work / "shipflow.yaml")
+                config_path = work / f"shipflow-{size}.yaml"
+                config_path.write_text(CONFIG.format(image=f"{host}/{repo}"))
+                config = load_config(config_path)
                 transport = CountingTransport()
                 client = RegistryClient(
                     host, RegistryConfig(), transport=transport, credentials=Credentials()
                 )
                 store = RegistryStore(client, repo)
                 pipeline = Pipeline(config, store, parse_reference(config.image))
-                base = push_image(store, size, label)
-                times: list[float] = []
-                checks: list[int] = []
-                extra: list[int] = []
-                for run in range(args.runs + 1):
-                    digest = new_variant(store, base, f"{label}-{run}")
-                    sign(store, digest, key, reference=pipeline.name)
-                    promote(
-                        pipeline,
-                        PromotionRequest(digest, None, "dev", "github-actions[bot]"),
-                        signer=key,
-                        environ={},
-                    )
-                    transport.requests.clear()
+                setups[label] = {
+                    "repo": repo,
+                    "config": config_path,
+                    "transport": transport,
+                    "client": client,
+                    "store": store,
+                    "pipeline": pipeline,
+                    "base": push_image(store, size, label),
+                    "lib": [],
+                    "checks": [],
+                    "extra": [],
+                    "cli": [],
+                    "crane": [],
+                    "skopeo": [],
+                }
+
+            def fresh_in_dev(s: dict[str, Any], salt: str) -> Digest:
+                digest = new_variant(s["store"], s["base"], salt)
+                sign(s["store"], digest, key, reference=s["pipeline"].name)
+                promote(
+                    s["pipeline"],
+                    PromotionRequest(digest, None, "dev", "github-actions[bot]"),
+                    signer=key,
+                    environ={},
+                )
+                return digest
+
+            for run in range(args.runs + 1):
+                for label, s in setups.items():
+                    digest = fresh_in_dev(s, f"{label}-{run}")
+                    s["transport"].requests.clear()
                     started = time.perf_counter()
                     promote(
-                        pipeline, PromotionRequest(digest, "dev", "staging", "dev-1"), signer=key, environ={}
+                        s["pipeline"],
+                        PromotionRequest(digest, "dev", "staging", "dev-1"),
+                        signer=key,
+                        environ={},
                     )
                     elapsed = time.perf_counter() - started
                     if run == 0:
                         continue  # warm-up: connections, imports
-                    times.append(elapsed)
-                    retag = transport.requests.index(("PUT", f"/v2/{repo}/manifests/staging"))
-                    checks.append(retag + 2)  # the PUT and the read-back
-                    extra.append(len(transport.requests) - retag - 2)
-                # The CLI, the same promotion (fresh digest each run).
-                cli_times: list[float] = []
-                env = {**os.environ, "COSIGN_PASSWORD": PASSWORD}
-                for run in range(args.runs):
-                    digest = new_variant(store, base, f"{label}-cli-{run}")
-                    sign(store, digest, key, reference=pipeline.name)
-                    promote(
-                        pipeline,
-                        PromotionRequest(digest, None, "dev", "github-actions[bot]"),
-                        signer=key,
-                        environ={},
-                    )
+                    s["lib"].append(elapsed)
+                    requests = s["transport"].requests
+                    retag = requests.index(("PUT", f"/v2/{s['repo']}/manifests/staging"))
+                    s["checks"].append(retag + 2)  # the PUT and the read-back
+                    s["extra"].append(len(requests) - retag - 2)
+            # The CLI, the same promotion (fresh digest each run).
+            env = {**os.environ, "COSIGN_PASSWORD": PASSWORD}
+            for run in range(args.runs):
+                for label, s in setups.items():
+                    digest = fresh_in_dev(s, f"{label}-cli-{run}")
                     started = time.perf_counter()
                     subprocess.run(
                         [
@@ -206,23 +225,24 @@ def main() -> None:
                             "--key",
                             str(work / "ci.key"),
                             "--config",
-                            str(work / "shipflow.yaml"),
+                            str(s["config"]),
                         ],
                         check=True,
                         capture_output=True,
                         env=env,
                     )
-                    cli_times.append(time.perf_counter() - started)
-                crane_times, skopeo_times = [], []
-                for run in range(args.runs):
-                    digest = new_variant(store, base, f"{label}-peer-{run}")
+                    s["cli"].append(time.perf_counter() - started)
+            for run in range(args.runs):
+                for label, s in setups.items():
+                    digest = new_variant(s["store"], s["base"], f"{label}-peer-{run}")
+                    ref = f"{host}/{s['repo']}"
                     started = time.perf_counter()
                     subprocess.run(
-                        [crane, "tag", "--insecure", f"{host}/{repo}@{digest}", f"crane-{run}"],
+                        [crane, "tag", "--insecure", f"{ref}@{digest}", f"crane-{run}"],
                         check=True,
                         capture_output=True,
                     )
-                    crane_times.append(time.perf_counter() - started)
+                    s["crane"].append(time.perf_counter() - started)
                     started = time.perf_counter()
                     subprocess.run(
                         [
@@ -230,28 +250,31 @@ def main() -> None:
                             "copy",
                             "--src-tls-verify=false",
                             "--dest-tls-verify=false",
-                            f"docker://{host}/{repo}@{digest}",
-                            f"docker://{host}/{repo}:skopeo-{run}",
+                            f"docker://{ref}@{digest}",
+                            f"docker://{ref}:skopeo-{run}",
                         ],
                         check=True,
                         capture_output=True,
                     )
-                    skopeo_times.append(time.perf_counter() - started)
-                client.close()
+                    s["skopeo"].append(time.perf_counter() - started)
+            results: dict[str, dict[str, float]] = {}
+            for label, s in setups.items():
+                s["client"].close()
                 results[label] = {
-                    "lib": median(times),
-                    "cli": median(cli_times),
-                    "crane": median(crane_times),
-                    "skopeo": median(skopeo_times),
-                    "checks": max(checks),
-                    "extra": max(extra),
+                    "lib": median(s["lib"]),
+                    "cli": median(s["cli"]),
+                    "crane": median(s["crane"]),
+                    "skopeo": median(s["skopeo"]),
+                    "checks": max(s["checks"]),
+                    "extra": max(s["extra"]),
                 }
         finally:
             stop(proc)
     small, big = results["1 MB"], results["300 MB"]
     rows.append(
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.node()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}; runs: {args.runs}; medians in seconds."
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
+        f"Python {platform.python_version()}; runs: {args.runs} (the two sizes in turn); medians in seconds."
     )
     rows.append("")
     rows.append(
