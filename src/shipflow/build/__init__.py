@@ -14,37 +14,41 @@ target, extra labels), unless ``rebuild=True``. See :mod:`shipflow.build.core`.
 
 from __future__ import annotations
 
-from shipflow.build.builders import (
-    Builder,
-    BuilderChoice,
-    BuilderOptions,
-    BuilderOutput,
-    BuildRequest,
-    builder_for,
-    host_platform,
-)
-from shipflow.build.context import ContextDigest, IgnoreMatcher, digest_context
-from shipflow.build.core import (
-    OCI_CREATED,
-    OCI_REVISION,
-    OCI_SOURCE,
-    OCI_VERSION,
-    BaseImageDigest,
-    BuildResult,
-    BuildSettings,
-    build_image,
-    read_labels,
-)
-from shipflow.build.errors import BuilderUnavailable, BuildFailed
-from shipflow.build.inputs import FINGERPRINT_LABEL, BuildInputs, fingerprint_tag
-from shipflow.build.provenance import (
-    BUILD_TYPE,
-    SLSA_PROVENANCE_V1,
-    attest_provenance,
-    provenance_for,
-    provenance_predicate,
-)
-from shipflow.build.source import SourceInfo, discover_source
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipflow.build.builders import (
+        Builder,
+        BuilderChoice,
+        BuilderOptions,
+        BuilderOutput,
+        BuildRequest,
+        builder_for,
+        host_platform,
+    )
+    from shipflow.build.context import ContextDigest, IgnoreMatcher, digest_context
+    from shipflow.build.core import (
+        OCI_CREATED,
+        OCI_REVISION,
+        OCI_SOURCE,
+        OCI_VERSION,
+        BaseImageDigest,
+        BuildResult,
+        BuildSettings,
+        build_image,
+        read_labels,
+    )
+    from shipflow.build.errors import BuilderUnavailable, BuildFailed
+    from shipflow.build.inputs import FINGERPRINT_LABEL, BuildInputs, fingerprint_tag
+    from shipflow.build.provenance import (
+        BUILD_TYPE,
+        SLSA_PROVENANCE_V1,
+        attest_provenance,
+        provenance_for,
+        provenance_predicate,
+    )
+    from shipflow.build.source import SourceInfo, discover_source
 
 __all__ = [
     "BUILD_TYPE",
@@ -79,3 +83,52 @@ __all__ = [
     "provenance_predicate",
     "read_labels",
 ]
+
+# Names are imported on first use (PEP 562), so importing one submodule (or the package for
+# one name) does not import the rest.
+_MODULE_OF = {
+    "BuildRequest": "shipflow.build.builders",
+    "Builder": "shipflow.build.builders",
+    "BuilderChoice": "shipflow.build.builders",
+    "BuilderOptions": "shipflow.build.builders",
+    "BuilderOutput": "shipflow.build.builders",
+    "builder_for": "shipflow.build.builders",
+    "host_platform": "shipflow.build.builders",
+    "ContextDigest": "shipflow.build.context",
+    "IgnoreMatcher": "shipflow.build.context",
+    "digest_context": "shipflow.build.context",
+    "BaseImageDigest": "shipflow.build.core",
+    "BuildResult": "shipflow.build.core",
+    "BuildSettings": "shipflow.build.core",
+    "OCI_CREATED": "shipflow.build.core",
+    "OCI_REVISION": "shipflow.build.core",
+    "OCI_SOURCE": "shipflow.build.core",
+    "OCI_VERSION": "shipflow.build.core",
+    "build_image": "shipflow.build.core",
+    "read_labels": "shipflow.build.core",
+    "BuildFailed": "shipflow.build.errors",
+    "BuilderUnavailable": "shipflow.build.errors",
+    "BuildInputs": "shipflow.build.inputs",
+    "FINGERPRINT_LABEL": "shipflow.build.inputs",
+    "fingerprint_tag": "shipflow.build.inputs",
+    "BUILD_TYPE": "shipflow.build.provenance",
+    "SLSA_PROVENANCE_V1": "shipflow.build.provenance",
+    "attest_provenance": "shipflow.build.provenance",
+    "provenance_for": "shipflow.build.provenance",
+    "provenance_predicate": "shipflow.build.provenance",
+    "SourceInfo": "shipflow.build.source",
+    "discover_source": "shipflow.build.source",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -19,22 +19,36 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.segment import Segment
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, Any
 
 from shipflow.errors import ShipflowError
 
 if TYPE_CHECKING:
-    from rich.console import ConsoleOptions, RenderableType
     from rich.progress import Progress, TaskID
+
+    from shipflow.cli._console import SafeConsole
+
+__all__ = [
+    "UNSAFE_CHARACTERS",
+    "LazyConsole",
+    "RichProgress",
+    "SafeConsole",
+    "SafeLogFormatter",
+    "github_output",
+    "note",
+    "one_line",
+    "print_error",
+    "print_failure",
+    "print_json",
+    "safe_text",
+    "stderr",
+    "stdout",
+    "step_summary",
+]
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
 # isolates ("Trojan Source"): none of them belongs in a line shipflow prints.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -45,7 +59,7 @@ def _escape(match: re.Match[str]) -> str:
 def safe_text(text: str) -> str:
     """``text`` with every control character shown as an escape (``\\x1b``), newlines and tabs
     kept: what the user sees is what the string holds, and the terminal obeys none of it."""
-    return _UNSAFE.sub(_escape, text)
+    return UNSAFE_CHARACTERS.sub(_escape, text)
 
 
 def one_line(text: str) -> str:
@@ -54,25 +68,106 @@ def one_line(text: str) -> str:
     return safe_text(" ".join(text.split("\n")).strip())
 
 
-class SafeConsole(Console):
-    """A rich Console that renders markup only when asked to and escapes control characters
-    in everything it prints (strings, table cells, Text built elsewhere)."""
+def __getattr__(name: str) -> Any:
+    # SafeConsole subclasses rich's Console: importing it imports rich (40-90 ms here), so it is
+    # loaded only when asked for (PEP 562).
+    if name == "SafeConsole":
+        from shipflow.cli._console import SafeConsole
 
-    def render_str(self, text: str, **kwargs: Any) -> Text:
-        return super().render_str(safe_text(text), **kwargs)
+        return SafeConsole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
-        for segment in super().render(renderable, options):
-            # Text objects made by library code do not pass render_str: clean their segments.
-            if segment.control is None and _UNSAFE.search(segment.text):
-                yield Segment(safe_text(segment.text), segment.style)
-            else:
-                yield segment
+
+class LazyConsole:
+    """``stdout`` / ``stderr``: a :class:`SafeConsole` made on first real use.
+
+    rich costs more to import than most commands take to run, and most output is a few plain
+    lines to a pipe or file, where rich adds nothing: no colour, no wrapping (the consoles
+    soft-wrap), no markup (off), no emoji codes (off). Such lines are written directly, as
+    rich would write them. Everything else (tables, styled text on a terminal, progress,
+    status spinners, any attribute of rich's Console) goes to the real console, created
+    then; once it exists every print goes through it, so live displays stay consistent.
+    """
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: SafeConsole | None = None
+
+    @property
+    def console(self) -> SafeConsole:
+        """The rich console (created, and rich imported, on first use)."""
+        if self._console is None:
+            from shipflow.cli._console import SafeConsole
+
+            self._console = SafeConsole(stderr=self._stderr, soft_wrap=True, markup=False, emoji=False)
+        return self._console
+
+    @property
+    def file(self) -> IO[str]:
+        return sys.stderr if self._stderr else sys.stdout
+
+    @property
+    def is_terminal(self) -> bool:
+        if self._console is not None:
+            return self._console.is_terminal
+        return _looks_like_terminal(self.file)
+
+    def writes_plain(self) -> bool:
+        """Whether a plain line goes straight to the stream (rich is not needed for it)."""
+        return self._console is None and not _looks_like_terminal(self.file)
+
+    def write_plain(self, text: str, end: str = "\n") -> None:
+        stream = self.file
+        stream.write(safe_text(text) + end)
+        stream.flush()
+
+    def print(
+        self,
+        *objects: Any,
+        sep: str = " ",
+        end: str = "\n",
+        style: Any = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if (
+            not kwargs
+            and markup is not True
+            and all(isinstance(o, str) for o in objects)
+            and self.writes_plain()
+        ):
+            text = sep.join(objects)
+            if "\t" not in text:  # rich expands tabs to spaces: leave that to rich
+                self.write_plain(text, end)
+                return
+        self.console.print(
+            *objects, sep=sep, end=end, style=style, markup=markup, highlight=highlight, **kwargs
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+def _looks_like_terminal(stream: IO[str]) -> bool:
+    """rich's own test (``Console.is_terminal``) for a console on ``stream``, leaning to True:
+    TTY_COMPATIBLE, FORCE_COLOR, then isatty."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except ValueError:
+        return False
 
 
 # Human output goes to stdout; diagnostics and progress to stderr, so `--json` stays clean.
-stdout = SafeConsole(soft_wrap=True, markup=False)
-stderr = SafeConsole(stderr=True, soft_wrap=True, markup=False)
+stdout = LazyConsole(stderr=False)
+stderr = LazyConsole(stderr=True)
 
 
 def print_json(data: Any) -> None:
@@ -80,11 +175,22 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def _labelled(label: str, style: str, text: str) -> None:
+    """``LABEL: TEXT`` on stderr, the label styled on a terminal."""
+    console: Any = stderr  # a LazyConsole, or a rich Console put in its place
+    if isinstance(console, LazyConsole) and "\t" not in text and console.writes_plain():
+        console.write_plain(f"{label} {text}")
+        return
+    from rich.text import Text
+
+    console.print(Text.assemble((label, style), " ", safe_text(text)), highlight=False)
+
+
 def print_failure(message: str, hint: str | None = None) -> None:
     """``error: MESSAGE`` and, if there is one, ``hint: HINT`` on stderr, as plain text."""
-    stderr.print(Text.assemble(("error:", "bold red"), " ", safe_text(message)), highlight=False)
+    _labelled("error:", "bold red", message)
     if hint:
-        stderr.print(Text.assemble(("hint:", "dim"), " ", safe_text(hint)), highlight=False)
+        _labelled("hint:", "dim", hint)
 
 
 def print_error(exc: ShipflowError) -> None:
@@ -147,7 +253,7 @@ class RichProgress:
                 DownloadColumn(),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
-                console=stderr,
+                console=stderr.console,
                 transient=True,
             )
             self._progress.start()

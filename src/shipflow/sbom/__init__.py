@@ -10,12 +10,16 @@ Public API::
 
 from __future__ import annotations
 
-from shipflow.sbom.catalog import catalog_directory
-from shipflow.sbom.formats import SbomFormat, render
-from shipflow.sbom.image import catalog_image
-from shipflow.sbom.layers import Limits
-from shipflow.sbom.model import Distro, Inventory, Location, Package
-from shipflow.sbom.target import Target, TargetKind, detect_target, inventory_of
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipflow.sbom.catalog import catalog_directory
+    from shipflow.sbom.formats import SbomFormat, render
+    from shipflow.sbom.image import catalog_image
+    from shipflow.sbom.layers import Limits
+    from shipflow.sbom.model import Distro, Inventory, Location, Package
+    from shipflow.sbom.target import Target, TargetKind, detect_target, inventory_of
 
 __all__ = [
     "Distro",
@@ -32,3 +36,34 @@ __all__ = [
     "inventory_of",
     "render",
 ]
+
+# Names are imported on first use (PEP 562), so importing one submodule (or the package for
+# one name) does not import the rest.
+_MODULE_OF = {
+    "catalog_directory": "shipflow.sbom.catalog",
+    "SbomFormat": "shipflow.sbom.formats",
+    "render": "shipflow.sbom.formats",
+    "catalog_image": "shipflow.sbom.image",
+    "Limits": "shipflow.sbom.layers",
+    "Distro": "shipflow.sbom.model",
+    "Inventory": "shipflow.sbom.model",
+    "Location": "shipflow.sbom.model",
+    "Package": "shipflow.sbom.model",
+    "Target": "shipflow.sbom.target",
+    "TargetKind": "shipflow.sbom.target",
+    "detect_target": "shipflow.sbom.target",
+    "inventory_of": "shipflow.sbom.target",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

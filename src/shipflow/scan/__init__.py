@@ -17,23 +17,27 @@ re-scans a digest now (from its verified SBOM attestation when there is one).
 
 from __future__ import annotations
 
-from shipflow.scan.db import AdvisoryDB, DbInfo, ImportResult, default_db_path, import_paths
-from shipflow.scan.gate import (
-    GateResult,
-    ReportSubject,
-    SeverityGate,
-    VulnerabilityGate,
-    evaluate_gate,
-    parse_fail_on,
-)
-from shipflow.scan.ignore import IgnoreEntry, IgnoreRules, load_ignore_file
-from shipflow.scan.matcher import ScanOptions, scan_inventory
-from shipflow.scan.model import Finding, ScanReport, SuppressedFinding, Suppression
-from shipflow.scan.reports import OutputFormat, render
-from shipflow.scan.run import Engine, discover_ignore_rules, scan_image, scan_target
-from shipflow.scan.sbom_input import read_sbom
-from shipflow.scan.severity import Severity
-from shipflow.scan.vex import VexIndex, load_openvex
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipflow.scan.db import AdvisoryDB, DbInfo, ImportResult, default_db_path, import_paths
+    from shipflow.scan.gate import (
+        GateResult,
+        ReportSubject,
+        SeverityGate,
+        VulnerabilityGate,
+        evaluate_gate,
+        parse_fail_on,
+    )
+    from shipflow.scan.ignore import IgnoreEntry, IgnoreRules, load_ignore_file
+    from shipflow.scan.matcher import ScanOptions, scan_inventory
+    from shipflow.scan.model import Finding, ScanReport, SuppressedFinding, Suppression
+    from shipflow.scan.reports import OutputFormat, render
+    from shipflow.scan.run import Engine, discover_ignore_rules, scan_image, scan_target
+    from shipflow.scan.sbom_input import read_sbom
+    from shipflow.scan.severity import Severity
+    from shipflow.scan.vex import VexIndex, load_openvex
 
 __all__ = [
     "AdvisoryDB",
@@ -67,3 +71,51 @@ __all__ = [
     "scan_inventory",
     "scan_target",
 ]
+
+# Names are imported on first use (PEP 562), so importing one submodule (or the package for
+# one name) does not import the rest.
+_MODULE_OF = {
+    "AdvisoryDB": "shipflow.scan.db",
+    "DbInfo": "shipflow.scan.db",
+    "ImportResult": "shipflow.scan.db",
+    "default_db_path": "shipflow.scan.db",
+    "import_paths": "shipflow.scan.db",
+    "GateResult": "shipflow.scan.gate",
+    "ReportSubject": "shipflow.scan.gate",
+    "SeverityGate": "shipflow.scan.gate",
+    "VulnerabilityGate": "shipflow.scan.gate",
+    "evaluate_gate": "shipflow.scan.gate",
+    "parse_fail_on": "shipflow.scan.gate",
+    "IgnoreEntry": "shipflow.scan.ignore",
+    "IgnoreRules": "shipflow.scan.ignore",
+    "load_ignore_file": "shipflow.scan.ignore",
+    "ScanOptions": "shipflow.scan.matcher",
+    "scan_inventory": "shipflow.scan.matcher",
+    "Finding": "shipflow.scan.model",
+    "ScanReport": "shipflow.scan.model",
+    "SuppressedFinding": "shipflow.scan.model",
+    "Suppression": "shipflow.scan.model",
+    "OutputFormat": "shipflow.scan.reports",
+    "render": "shipflow.scan.reports",
+    "Engine": "shipflow.scan.run",
+    "discover_ignore_rules": "shipflow.scan.run",
+    "scan_image": "shipflow.scan.run",
+    "scan_target": "shipflow.scan.run",
+    "read_sbom": "shipflow.scan.sbom_input",
+    "Severity": "shipflow.scan.severity",
+    "VexIndex": "shipflow.scan.vex",
+    "load_openvex": "shipflow.scan.vex",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

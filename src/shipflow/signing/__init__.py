@@ -17,35 +17,39 @@ and ``.att`` tags), so ``cosign verify`` accepts ours and we accept cosign's. Ke
 
 from __future__ import annotations
 
-from shipflow.errors import KeyFileError, SignatureVerificationError
-from shipflow.signing.attachments import attestation_tag, signature_tag
-from shipflow.signing.dsse import PREDICATE_TYPES, predicate_type_uri
-from shipflow.signing.gate import SignatureGate
-from shipflow.signing.keys import (
-    PrivateKey,
-    PublicKey,
-    Signer,
-    Verifier,
-    encrypt_private_key,
-    generate_private_key,
-    load_private_key,
-    load_public_key,
-    load_public_keys,
-    private_key_from_settings,
-)
-from shipflow.signing.payload import build_payload, docker_reference
-from shipflow.signing.policy import AllOf, AnyOf, KeyPolicy, Policy, trusted_keys, trusted_keys_from_paths
-from shipflow.signing.sign import AttestResult, SignResult, attest, sign
-from shipflow.signing.verify import (
-    Rejection,
-    Report,
-    VerifiedAttestation,
-    VerifiedSignature,
-    verify,
-    verify_attestations,
-    verify_attestations_report,
-    verify_report,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipflow.errors import KeyFileError, SignatureVerificationError
+    from shipflow.signing.attachments import attestation_tag, signature_tag
+    from shipflow.signing.dsse import PREDICATE_TYPES, predicate_type_uri
+    from shipflow.signing.gate import SignatureGate
+    from shipflow.signing.keys import (
+        PrivateKey,
+        PublicKey,
+        Signer,
+        Verifier,
+        encrypt_private_key,
+        generate_private_key,
+        load_private_key,
+        load_public_key,
+        load_public_keys,
+        private_key_from_settings,
+    )
+    from shipflow.signing.payload import build_payload, docker_reference
+    from shipflow.signing.policy import AllOf, AnyOf, KeyPolicy, Policy, trusted_keys, trusted_keys_from_paths
+    from shipflow.signing.sign import AttestResult, SignResult, attest, sign
+    from shipflow.signing.verify import (
+        Rejection,
+        Report,
+        VerifiedAttestation,
+        VerifiedSignature,
+        verify,
+        verify_attestations,
+        verify_attestations_report,
+        verify_report,
+    )
 
 __all__ = [
     "PREDICATE_TYPES",
@@ -86,3 +90,58 @@ __all__ = [
     "verify_attestations_report",
     "verify_report",
 ]
+
+# Names are imported on first use (PEP 562), so importing one submodule (or the package for
+# one name) does not import the rest.
+_MODULE_OF = {
+    "KeyFileError": "shipflow.errors",
+    "SignatureVerificationError": "shipflow.errors",
+    "attestation_tag": "shipflow.signing.attachments",
+    "signature_tag": "shipflow.signing.attachments",
+    "PREDICATE_TYPES": "shipflow.signing.dsse",
+    "predicate_type_uri": "shipflow.signing.dsse",
+    "SignatureGate": "shipflow.signing.gate",
+    "PrivateKey": "shipflow.signing.keys",
+    "PublicKey": "shipflow.signing.keys",
+    "Signer": "shipflow.signing.keys",
+    "Verifier": "shipflow.signing.keys",
+    "encrypt_private_key": "shipflow.signing.keys",
+    "generate_private_key": "shipflow.signing.keys",
+    "load_private_key": "shipflow.signing.keys",
+    "load_public_key": "shipflow.signing.keys",
+    "load_public_keys": "shipflow.signing.keys",
+    "private_key_from_settings": "shipflow.signing.keys",
+    "build_payload": "shipflow.signing.payload",
+    "docker_reference": "shipflow.signing.payload",
+    "AllOf": "shipflow.signing.policy",
+    "AnyOf": "shipflow.signing.policy",
+    "KeyPolicy": "shipflow.signing.policy",
+    "Policy": "shipflow.signing.policy",
+    "trusted_keys": "shipflow.signing.policy",
+    "trusted_keys_from_paths": "shipflow.signing.policy",
+    "AttestResult": "shipflow.signing.sign",
+    "SignResult": "shipflow.signing.sign",
+    "attest": "shipflow.signing.sign",
+    "sign": "shipflow.signing.sign",
+    "Rejection": "shipflow.signing.verify",
+    "Report": "shipflow.signing.verify",
+    "VerifiedAttestation": "shipflow.signing.verify",
+    "VerifiedSignature": "shipflow.signing.verify",
+    "verify": "shipflow.signing.verify",
+    "verify_attestations": "shipflow.signing.verify",
+    "verify_attestations_report": "shipflow.signing.verify",
+    "verify_report": "shipflow.signing.verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
