@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -36,13 +37,15 @@ from shipflow.scan import (
     render,
 )
 from shipflow.scan.aliases import parse_severity_sources
-from shipflow.scan.attestation import VULN_PREDICATE_TYPE, attest_report, invocation_from_environment
 from shipflow.scan.db import default_db_path
 from shipflow.scan.gate import GateResult, ReportSubject, SeverityGate, evaluate_gate, parse_fail_on
-from shipflow.scan.reports.table import describe_not_read, report_to_renderable
 from shipflow.scan.run import Engine, discover_ignore_rules, scan_target
-from shipflow.signing.keys import PrivateKey, private_key_from_settings
-from shipflow.signing.payload import docker_reference
+
+if TYPE_CHECKING:
+    from shipflow.signing.keys import PrivateKey
+
+# Imported where used, not here: the signing stack (cryptography, PyNaCl: 50-130 ms of start-up)
+# only for --attest, and the rich table only for --format table or "not read" notes.
 
 _AGE = re.compile(r"^(\d+)\s*([dhm]?)$")
 
@@ -83,6 +86,8 @@ def _emit(report: ScanReport, fmt: OutputFormat, gate: GateResult | None, output
         atomic_write(output, render(report, fmt, gate), what="report")
         note(f"report written to {output}")
     elif fmt is OutputFormat.TABLE:
+        from shipflow.scan.reports.table import report_to_renderable
+
         stdout.print(report_to_renderable(report, gate))
     else:
         click.echo(render(report, fmt, gate), nl=False)
@@ -107,6 +112,8 @@ def _prepare_attestation(target: Target, key: str | None, registry: RegistryOpti
             hint="attestations attach to an image digest: scan IMAGE (registry or oci: reference), "
             "or drop --attest",
         )
+    from shipflow.signing.keys import private_key_from_settings
+
     signer = private_key_from_settings(key, password_source())
     return _AttestTo(open_image_arg(target.text, registry), signer)
 
@@ -114,6 +121,9 @@ def _prepare_attestation(target: Target, key: str | None, registry: RegistryOpti
 def _attest(
     to: _AttestTo, report: ScanReport, gate: GateResult | None, parameters: dict[str, object]
 ) -> None:
+    from shipflow.scan.attestation import VULN_PREDICATE_TYPE, attest_report, invocation_from_environment
+    from shipflow.signing.payload import docker_reference
+
     invocation = invocation_from_environment(parameters, os.environ)
     result = attest_report(
         to.image.store,
@@ -259,10 +269,14 @@ def scan_command(
     gate = evaluate_gate(report, levels) if levels is not None else None
     for message in report.notes:
         note(f"note: {message}")
-    for item in report.not_read:
-        note(f"not read: {describe_not_read(item)}")
+    if report.not_read:
+        from shipflow.scan.reports.table import describe_not_read
+
+        for item in report.not_read:
+            note(f"not read: {describe_not_read(item)}")
     _emit(report, output_format, gate, output)
-    step_summary(render(report, OutputFormat.MARKDOWN, gate))
+    if os.environ.get("GITHUB_STEP_SUMMARY"):  # rendered only where it is written
+        step_summary(render(report, OutputFormat.MARKDOWN, gate))
     if attest_to is not None:
         # Before the gate: the attestation records the outcome, pass or fail.
         parameters: dict[str, object] = {

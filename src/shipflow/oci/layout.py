@@ -36,9 +36,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING, BinaryIO
 
 from shipflow.errors import (
     BlobNotFound,
@@ -60,6 +58,9 @@ from shipflow.oci.models import Descriptor, Index, ManifestBytes, detect_media_t
 from shipflow.oci.reference import validate_tag
 from shipflow.oci.referrers import fallback_tag, list_referrers, merge_referrer, referrer_descriptor
 from shipflow.oci.store import CHUNK_SIZE, Store
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
@@ -85,7 +86,7 @@ class LayoutStore:
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self._path = Path(path)
-        self._lock = FileLock(str(self._path / LOCK_FILE), timeout=LOCK_TIMEOUT)
+        self._file_lock: FileLock | None = None  # made by the first write (see _locked)
         self._temps_cleaned = False
         self._created = False
         """Whether this object created the layout (``create=True``), until kept."""
@@ -471,12 +472,20 @@ class LayoutStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        # filelock is imported by the first write: reading a layout takes no lock, and the
+        # import costs 20-45 ms of start-up (python -X importtime), as much as a whole
+        # `shipflow inspect oci:…` may take otherwise.
+        from filelock import FileLock, Timeout
+
+        if self._file_lock is None:
+            self._file_lock = FileLock(str(self._path / LOCK_FILE), timeout=LOCK_TIMEOUT)
+        lock = self._file_lock
         try:
-            self._lock.acquire()
+            lock.acquire()
         except Timeout as exc:
             raise LayoutError(
                 f"timed out after {LOCK_TIMEOUT:.0f}s waiting for the lock on {self.name}",
-                hint=f"another process is writing to this layout; if none is, remove {self._lock.lock_file}",
+                hint=f"another process is writing to this layout; if none is, remove {lock.lock_file}",
             ) from exc
         except OSError as exc:
             raise LayoutError(
@@ -486,7 +495,7 @@ class LayoutStore:
         try:
             yield
         finally:
-            self._lock.release()
+            lock.release()
 
     # -- blobs ---------------------------------------------------------------------------------
 

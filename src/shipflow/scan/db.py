@@ -25,21 +25,22 @@ import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from filelock import FileLock
+from typing import TYPE_CHECKING, Any
 
 from shipflow.errors import InfrastructureError
-from shipflow.scan.ecosystems import normalise_name
-from shipflow.scan.osv_source import SourcedRecord, read_records, record_problem
 from shipflow.scan.ranges import ParsedEntry, parse_entry
-from shipflow.scan.severity import Severity, rate
+from shipflow.scan.severity import Severity
 from shipflow.timeutil import utc_timestamp
+
+if TYPE_CHECKING:
+    from shipflow.scan.osv_source import SourcedRecord
+
+# What only an import needs (the OSV readers, filelock, tempfile: 30-60 ms of start-up, python
+# -X importtime) is imported by import_paths; a scan only opens and reads.
 
 SCHEMA_VERSION = "1"
 IMPORT_HINT = "import advisories first: shipflow db import PATH... (OSV JSON/YAML files, directories or zips)"
@@ -171,8 +172,8 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-def _info(conn: sqlite3.Connection, path: Path) -> DbInfo:
-    meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
+def _counts(conn: sqlite3.Connection) -> tuple[int, dict[str, int]]:
+    """(advisories, advisories per ecosystem), counted over the whole database."""
     per_ecosystem = {
         row["ecosystem"]: row["n"]
         for row in conn.execute(
@@ -180,6 +181,31 @@ def _info(conn: sqlite3.Connection, path: Path) -> DbInfo:
         )
     }
     count = conn.execute("SELECT COUNT(*) FROM advisories").fetchone()[0]
+    return int(count), per_ecosystem
+
+
+def _stored_counts(meta: Mapping[str, str]) -> tuple[int, dict[str, int]] | None:
+    """The counts the last import stored in ``meta``; None when absent or unusable (a database
+    written by an older shipflow)."""
+    try:
+        count = int(meta["advisories"])
+        per_ecosystem = json.loads(meta["per_ecosystem"])
+    except (KeyError, ValueError, TypeError, RecursionError):
+        return None
+    if not isinstance(per_ecosystem, dict) or not all(
+        isinstance(k, str) and type(v) is int for k, v in per_ecosystem.items()
+    ):
+        return None
+    return count, per_ecosystem
+
+
+def _info(conn: sqlite3.Connection, path: Path) -> DbInfo:
+    meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM meta")}
+    # Counting on every open scans the whole affected table: 0.4 s for 50,000 advisories,
+    # paid by every scan (measured, benchmarks/RESULTS.md). The import stores the counts; they
+    # change only with an import, which rewrites the file.
+    stored = _stored_counts(meta)
+    count, per_ecosystem = stored if stored is not None else _counts(conn)
     sources = tuple(
         SourceInfo(row["path"], row["imported_at"], row["records"])
         for row in conn.execute("SELECT path, imported_at, records FROM sources ORDER BY path")
@@ -218,6 +244,11 @@ def _references(record: Mapping[str, Any]) -> list[str]:
 
 class _Importer:
     def __init__(self, conn: sqlite3.Connection) -> None:
+        from shipflow.scan.ecosystems import normalise_name
+        from shipflow.scan.osv_source import record_problem
+        from shipflow.scan.severity import rate
+
+        self._normalise_name, self._record_problem, self._rate = normalise_name, record_problem, rate
         self.conn = conn
         self.added = self.updated = self.unchanged = self.withdrawn = self.skipped = self.rejected = 0
         self.problems: list[str] = []
@@ -225,7 +256,7 @@ class _Importer:
     def add(self, item: SourcedRecord) -> None:
         record = item.record
         advisory_id = str(record["id"])
-        problem = record_problem(record)
+        problem = self._record_problem(record)
         if problem is not None:
             self.skipped += 1
             self.rejected += 1
@@ -254,12 +285,12 @@ class _Importer:
                 continue
             ecosystem, name = package.get("ecosystem"), package.get("name")
             if isinstance(ecosystem, str) and isinstance(name, str) and ecosystem and name:
-                entries.append((ecosystem, normalise_name(ecosystem, name), _entry_payload(affected)))
+                entries.append((ecosystem, self._normalise_name(ecosystem, name), _entry_payload(affected)))
         if not entries:
             self.skipped += 1
             self.problems.append(f"{item.origin}: {advisory_id} names no package; not imported")
             return
-        severity, score, vector = rate(record)
+        severity, score, vector = self._rate(record)
         aliases = [a for a in record.get("aliases") or () if isinstance(a, str)]
         aliases += [a for a in record.get("upstream") or () if isinstance(a, str) and a not in aliases]
         if existing is not None:
@@ -329,6 +360,10 @@ def import_paths(paths: Iterable[Path], db_path: Path | None = None) -> ImportRe
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InfrastructureError(f"cannot create {target.parent}: {exc}") from exc
+    import tempfile
+
+    from filelock import FileLock
+
     lock = FileLock(str(target) + ".lock")
     try:
         lock.acquire()
@@ -368,6 +403,8 @@ def import_paths(paths: Iterable[Path], db_path: Path | None = None) -> ImportRe
 
 
 def _import_into_copy(paths: list[Path], target: Path, tmp: Path) -> ImportResult:
+    from shipflow.scan.osv_source import read_records
+
     conn = _connect(tmp, readonly=False)
     try:
         if target.exists():
@@ -392,11 +429,14 @@ def _import_into_copy(paths: list[Path], target: Path, tmp: Path) -> ImportResul
                 (str(path.resolve()), _now(), count),
             )
         newest = conn.execute("SELECT MAX(modified) FROM advisories").fetchone()[0]
+        count, per_ecosystem = _counts(conn)
         meta = {
             "schema_version": SCHEMA_VERSION,
             "last_import": _now(),
             "newest_modified": newest or "",
             "identity": _identity(conn),
+            "advisories": str(count),
+            "per_ecosystem": json.dumps(per_ecosystem, sort_keys=True),
         }
         conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
         conn.execute("COMMIT")

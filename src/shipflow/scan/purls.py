@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from packageurl import PackageURL
+if TYPE_CHECKING:
+    from packageurl import PackageURL
 
 
 @lru_cache(maxsize=16384)
 def _parse(purl: str) -> PackageURL | None:
+    from packageurl import PackageURL  # only where ignore or VEX entries name packages
+
     try:
         return PackageURL.from_string(purl)
     except ValueError:

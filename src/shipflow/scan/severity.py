@@ -7,9 +7,6 @@ from enum import IntEnum
 from functools import lru_cache
 from typing import Any
 
-from cvss import CVSS3, CVSS4
-from cvss.exceptions import CVSSError
-
 from shipflow.errors import UsageError
 
 
@@ -52,6 +49,10 @@ _RATINGS = {"LOW", "MEDIUM", "MODERATE", "HIGH", "IMPORTANT", "CRITICAL", "NEGLI
 
 @lru_cache(maxsize=4096)  # feeds repeat the same few thousand vectors
 def _score(kind: str, vector: str) -> float | None:
+    # cvss is imported here: only an import rates records (a scan reads the stored severity).
+    from cvss import CVSS3, CVSS4
+    from cvss.exceptions import CVSSError
+
     try:
         if kind == "CVSS_V4":
             return float(CVSS4(vector).base_score)

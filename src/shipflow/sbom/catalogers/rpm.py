@@ -21,7 +21,6 @@ import posixpath
 
 from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.packages import os_package
-from shipflow.sbom.catalogers.rpmdb import RpmDbError, blobs
 from shipflow.sbom.catalogers.rpmheader import HeaderError, RpmHeader, parse_header, split_source_rpm
 from shipflow.sbom.model import Distro, Location, Package
 from shipflow.sbom.source import FileSource, FoundFile
@@ -89,6 +88,9 @@ class RpmCataloger:
         return result
 
     def _read(self, found: FoundFile, wal: bytes | None, distro: Distro | None, result: Cataloged) -> None:
+        # The database readers (sqlite3, tempfile: 10-15 ms of start-up) only when there is one.
+        from shipflow.sbom.catalogers.rpmdb import RpmDbError, blobs
+
         try:
             records = list(blobs(found.data, wal))
         except RpmDbError as exc:
