@@ -14,7 +14,6 @@ environment"). Files that were recognised but not read are ``metadata.properties
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from cyclonedx.spdx import fixup_id
 
 from shipflow import __version__
+from shipflow.sbom.jsontext import dumps_indented
 from shipflow.sbom.licenses import spdx_expression
 from shipflow.sbom.model import Inventory, Package
 from shipflow.timeutil import utc_timestamp
@@ -151,4 +151,4 @@ def cyclonedx_json(
     inventory: Inventory, *, now: datetime | None = None, serial: uuid.UUID | None = None
 ) -> str:
     document = render_cyclonedx(inventory, now=now, serial=serial)
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return dumps_indented(document, ensure_ascii=False) + "\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from shipflow.errors import UnsafeContentError
-from shipflow.sbom.filetree import FileTree
+from shipflow.sbom.filetree import FileTree, Node
 from shipflow.sbom.model import Location
 
 log = logging.getLogger(__name__)
@@ -77,18 +77,25 @@ class TreeSource:
 
     def __init__(self, tree: FileTree) -> None:
         self.tree = tree
+        self._files: list[tuple[str, Node]] | None = None
 
     def _location(self, path: str, layer: int) -> Location:
         digest = self.tree.layers[layer] if 0 <= layer < len(self.tree.layers) else None
         return Location(path=f"/{path}", layer=digest)
 
+    def _kept(self) -> list[tuple[str, Node]]:
+        # Every cataloger asks; the tree is complete when it is read, so walk it once.
+        if self._files is None:
+            self._files = list(self.tree.files())
+        return self._files
+
     def find(self, wants: Wants) -> Iterator[FoundFile]:
-        for path, node in self.tree.files():
+        for path, node in self._kept():
             if node.content is not None and node.reduced is None and wants(path):
                 yield FoundFile(path, node.content, self._location(path, node.layer))
 
     def find_reduced(self, reducer: str) -> Iterator[FoundFile]:
-        for path, node in self.tree.files():
+        for path, node in self._kept():
             if node.content is not None and node.reduced == reducer:
                 yield FoundFile(path, node.content, self._location(path, node.layer))
 

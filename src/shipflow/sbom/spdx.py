@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from shipflow import __version__
+from shipflow.sbom.jsontext import dumps_indented
 from shipflow.sbom.licenses import LicenseRef, resolve
 from shipflow.sbom.model import Inventory, Package
 from shipflow.timeutil import utc_timestamp
@@ -194,6 +195,4 @@ def render_spdx(
 
 
 def spdx_json(inventory: Inventory, *, now: datetime | None = None, namespace: str | None = None) -> str:
-    return (
-        json.dumps(render_spdx(inventory, now=now, namespace=namespace), indent=2, ensure_ascii=False) + "\n"
-    )
+    return dumps_indented(render_spdx(inventory, now=now, namespace=namespace), ensure_ascii=False) + "\n"

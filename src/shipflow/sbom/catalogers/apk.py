@@ -38,6 +38,7 @@ def parse_installed(text: str) -> list[dict[str, str]]:
 
 class ApkCataloger:
     name = "apk"
+    wanted_names = frozenset({APK_DB.rsplit("/", 1)[-1]})
 
     def wants(self, path: str) -> bool:
         return path == APK_DB

@@ -28,6 +28,11 @@ class Cataloged:
 
 
 class Cataloger(Protocol):
+    """A cataloger. It may also set ``wanted_names`` (a ``frozenset`` of file names): every
+    path its ``wants`` accepts then ends in one of them, and the layer reader asks it only
+    about such paths (``wants`` keeps the last word). Without it, it is asked about every
+    path."""
+
     name: str  # short, for summaries, logs and "not read" warnings: "dpkg", "npm-lock"
 
     def wants(self, path: str) -> bool:

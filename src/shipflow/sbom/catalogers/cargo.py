@@ -54,6 +54,7 @@ def parse_cargo_lock(data: bytes, location: Location) -> list[Package]:
 
 class CargoLockCataloger:
     name = "cargo-lock"
+    wanted_names = frozenset({"Cargo.lock"})
 
     def wants(self, path: str) -> bool:
         return posixpath.basename(path) == "Cargo.lock" and not in_dependency_dir(path)

@@ -48,6 +48,7 @@ def parse_composer_lock(data: bytes, location: Location, *, include_dev: bool) -
 
 class ComposerLockCataloger:
     name = "composer-lock"
+    wanted_names = frozenset({"composer.lock"})
 
     def __init__(self, *, include_dev: bool = True) -> None:
         self.include_dev = include_dev

@@ -60,6 +60,7 @@ def parse_gemfile_lock(data: bytes, location: Location) -> list[Package]:
 
 class GemfileLockCataloger:
     name = "gemfile-lock"
+    wanted_names = frozenset({"Gemfile.lock", "gems.locked"})
 
     def wants(self, path: str) -> bool:
         return posixpath.basename(path) in ("Gemfile.lock", "gems.locked") and not in_dependency_dir(path)

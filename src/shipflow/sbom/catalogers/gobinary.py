@@ -138,6 +138,7 @@ class GoBinaryCataloger:
     result (the raw build info, or why it could not be read)."""
 
     name = "go-binary"
+    wanted_names = frozenset[str]()  # wants nothing whole: read through reduce()
 
     def __init__(self, *, max_bytes: int | None = None) -> None:
         self.max_bytes = MAX_BINARY_BYTES if max_bytes is None else max_bytes

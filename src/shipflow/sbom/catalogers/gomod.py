@@ -182,6 +182,7 @@ def modules(mod: GoMod, go_sum: dict[str, str] | None) -> Iterator[tuple[str, st
 
 class GoModCataloger:
     name = "go-mod"
+    wanted_names = frozenset({"go.mod", "go.sum"})
 
     def wants(self, path: str) -> bool:
         return posixpath.basename(path) in ("go.mod", "go.sum") and not in_dependency_dir(path)

@@ -286,6 +286,7 @@ class JavaArchiveCataloger:
     the packages found in it and the members that could not be read."""
 
     name = "java-archive"
+    wanted_names = frozenset[str]()  # wants nothing whole: read through reduce()
 
     def __init__(self, *, max_bytes: int | None = None) -> None:
         self.max_bytes = MAX_ARCHIVE_BYTES if max_bytes is None else max_bytes

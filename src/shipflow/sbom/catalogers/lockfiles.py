@@ -105,6 +105,7 @@ def _v1_dependencies(deps: Any, location: Location, include_dev: bool) -> Iterat
 
 class NpmLockCataloger:
     name = "npm-lock"
+    wanted_names = NPM_LOCKS
 
     def __init__(self, *, include_dev: bool = True) -> None:
         self.include_dev = include_dev
@@ -256,6 +257,7 @@ class PythonLockCataloger:
     """``poetry.lock`` and ``uv.lock``: both list ``[[package]]`` with name and version."""
 
     name = "python-lock"
+    wanted_names = frozenset({"poetry.lock", "uv.lock"})
 
     def __init__(self, *, include_dev: bool = True) -> None:
         self.include_dev = include_dev

@@ -39,6 +39,7 @@ def npm_licenses(doc: dict[str, Any]) -> tuple[str, ...]:
 
 class NpmCataloger:
     name = "npm"
+    wanted_names = frozenset({"package.json"})
 
     def wants(self, path: str) -> bool:
         return path.endswith("/package.json") and _PACKAGE_ROOT.search(path) is not None

@@ -24,6 +24,10 @@ _REDHAT_IDS = (
 )
 
 
+# The file names wants() can accept (the hint of Cataloger.wanted_names).
+WANTED_NAMES = frozenset(path.rsplit("/", 1)[-1] for path in _WANTED)
+
+
 def wants(path: str) -> bool:
     return path in _WANTED
 

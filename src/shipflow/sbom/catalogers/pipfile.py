@@ -44,6 +44,7 @@ def parse_pipfile_lock(data: bytes, location: Location, *, include_dev: bool) ->
 
 class PipfileLockCataloger:
     name = "pipfile-lock"
+    wanted_names = frozenset({"Pipfile.lock"})
 
     def __init__(self, *, include_dev: bool = True) -> None:
         self.include_dev = include_dev

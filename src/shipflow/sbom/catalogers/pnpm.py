@@ -156,6 +156,7 @@ def parse(doc: dict[str, Any]) -> tuple[dict[str, Snapshot], set[str]]:
 
 class PnpmLockCataloger:
     name = "pnpm-lock"
+    wanted_names = frozenset({"pnpm-lock.yaml"})
 
     def __init__(self, *, include_dev: bool = True) -> None:
         self.include_dev = include_dev

@@ -64,6 +64,7 @@ def package_from_header(header: RpmHeader, location: Location, distro: Distro | 
 
 class RpmCataloger:
     name = "rpm"
+    wanted_names = frozenset((*DB_FILES, _WAL))
 
     def wants(self, path: str) -> bool:
         directory, base = posixpath.split(path)

@@ -244,6 +244,7 @@ def dev_entries(entries: list[Entry], manifest: dict[str, Any], berry: bool) -> 
 
 class YarnLockCataloger:
     name = "yarn-lock"
+    wanted_names = frozenset({"yarn.lock", "package.json"})
 
     def __init__(self, *, include_dev: bool = True) -> None:
         self.include_dev = include_dev

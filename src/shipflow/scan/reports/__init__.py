@@ -7,9 +7,10 @@ of start-up here), which a ``--format json`` scan never uses.
 from __future__ import annotations
 
 import importlib
-import json
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, assert_never
+
+from shipflow.sbom.jsontext import dumps_indented
 
 if TYPE_CHECKING:
     from shipflow.scan.gate import GateResult
@@ -51,11 +52,11 @@ def render(report: ScanReport, fmt: OutputFormat, gate: GateResult | None = None
     if fmt is OutputFormat.JSON:
         from shipflow.scan.reports.json_report import report_to_json
 
-        return json.dumps(report_to_json(report, gate), indent=2) + "\n"
+        return dumps_indented(report_to_json(report, gate)) + "\n"
     if fmt is OutputFormat.SARIF:
         from shipflow.scan.reports.sarif import report_to_sarif
 
-        return json.dumps(report_to_sarif(report), indent=2) + "\n"
+        return dumps_indented(report_to_sarif(report)) + "\n"
     if fmt is OutputFormat.MARKDOWN:
         from shipflow.scan.reports.markdown import report_to_markdown
 
