@@ -20,7 +20,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from shipflow.errors import InfrastructureError, UsageError
@@ -53,6 +52,8 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644, what: str 
     directory = path.parent if str(path.parent) else Path(".")
     temp: str | None = None
     try:
+        import tempfile  # 10-15 ms of start-up (shutil, bz2, random): only when writing
+
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         try:
             os.fchmod(fd, mode)

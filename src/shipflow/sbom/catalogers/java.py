@@ -35,15 +35,18 @@ import logging
 import posixpath
 import re
 import struct
-import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.packages import maven_package
 from shipflow.sbom.model import Distro, Location
 from shipflow.sbom.source import FileSource, Readable
+
+if TYPE_CHECKING:
+    import zipfile
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +61,25 @@ _EOCD = b"PK\x05\x06"
 _EOCD64_LOCATOR = b"PK\x06\x07"
 _POM_PROPERTIES = re.compile(r"^META-INF/maven/[^/]+/[^/]+/pom\.properties$")
 _FILE_NAME_VERSION = re.compile(r"^(?P<name>.+?)-(?P<version>\d[^-]*(?:-[^-]+)*?)$")
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    NotImplementedError,
-    RuntimeError,
-    EOFError,
-    zlib.error,
-    ValueError,
-    OSError,
-    struct.error,
-)
+
+
+@cache
+def _zip_errors() -> tuple[type[Exception], ...]:
+    """What reading an archive may raise. zipfile is imported with the first archive: most
+    images have none, and every image catalog imports this module."""
+    import zipfile
+
+    return (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        EOFError,
+        zlib.error,
+        ValueError,
+        OSError,
+        struct.error,
+    )
 
 
 class ArchiveError(Exception):
@@ -192,11 +203,13 @@ class _ArchiveReader:
             count = _entry_count(data)
             if count > MAX_ENTRIES:
                 raise ArchiveError(f"{count} entries (over {MAX_ENTRIES})")
+            import zipfile
+
             archive = zipfile.ZipFile(io.BytesIO(data))
         except ArchiveError as exc:
             self.error(at, f"not read: {exc}")
             return
-        except _ZIP_ERRORS as exc:
+        except _zip_errors() as exc:
             self.error(at, f"not a readable zip archive: {exc}")
             return
         with archive:
@@ -235,7 +248,7 @@ class _ArchiveReader:
                     nested.append(info)
             except ArchiveError as exc:
                 self.error(_chain(at, member), f"not read: {exc}")
-            except _ZIP_ERRORS as exc:
+            except _zip_errors() as exc:
                 self.error(_chain(at, member), f"not readable: {exc}")
         if not found and manifest:
             derived = _from_manifest(manifest, name)
@@ -264,7 +277,7 @@ class _ArchiveReader:
         except ArchiveError as exc:
             self.error(where, f"not read: {exc}")
             return
-        except _ZIP_ERRORS as exc:
+        except _zip_errors() as exc:
             self.error(where, f"not readable: {exc}")
             return
         self.budget.nested_bytes += len(data)
