@@ -41,7 +41,12 @@ def test_cli_sbom_of_a_directory(npm_project: Path, tmp_path: Path) -> None:
     out = tmp_path / "project.spdx.json"
     result = _shipflow("sbom", str(npm_project), "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert "npm" in result.stderr and "5" in result.stderr  # summary table: 5 npm packages
+    # the summary, as plain aligned lines to a pipe: 5 npm packages
+    assert [line.split() for line in result.stderr.splitlines()[1:4]] == [
+        ["type", "packages"],
+        ["npm", "5"],
+        ["total", "5"],
+    ], result.stderr
     doc = validate_spdx(out.read_text(), tmp_path)
     names = sorted(p["name"] for p in doc["packages"][1:])  # type: ignore[index]
     assert names == ["@babel/helper-validator-identifier", "lodash", "minimist", "minimist", "mkdirp"]
