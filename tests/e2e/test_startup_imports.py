@@ -6,8 +6,9 @@ modules it ended with (sys.modules at exit).
 * ``shipflow --version``: answered before click, rich or httpx is imported;
 * ``import shipflow.cli.main``: click, but neither rich nor the registry client;
 * commands on an OCI layout (``inspect``, ``sbom``, ``scan``): never the registry client
-  (httpx, httpcore); ``inspect`` and ``scan --format json`` to a pipe: no rich either; a scan
-  without ``--attest``: not the signing stack (cryptography, PyNaCl).
+  (httpx, httpcore); ``inspect`` not even the registry settings or the copy engine;
+  ``inspect`` and ``scan --format json`` to a pipe: no rich either; a scan without
+  ``--attest``: not the signing stack (cryptography, PyNaCl).
 
 The timings themselves are measured by benchmarks/startup.py, not here.
 """
@@ -126,6 +127,8 @@ def test_inspect_of_a_layout_imports_no_registry_client_and_no_rich(
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip()
         assert imported(modules, (*REGISTRY_CLIENT, *RENDERING)) == [], args
+        # nor the registry settings (read only for a registry) nor the copy engine
+        assert imported(modules, ("shipflow.oci.registry", "shipflow.oci.copy")) == [], args
 
 
 def test_scan_of_a_layout_imports_no_registry_client_no_signing_and_no_rich(

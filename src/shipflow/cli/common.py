@@ -30,11 +30,11 @@ import click
 
 from shipflow.errors import ManifestNotFound, UsageError
 from shipflow.oci.reference import Reference, parse_reference
-from shipflow.oci.registry.config import RegistryConfig, normalize_host
 
 if TYPE_CHECKING:  # kept out of import time: every command imports this module
     from shipflow.oci.models import Descriptor
     from shipflow.oci.open import OpenedImage
+    from shipflow.oci.registry.config import RegistryConfig
     from shipflow.oci.store import Store
 
 __all__ = [
@@ -80,6 +80,8 @@ class RegistryOptions:
         names, or else the only registry among ``refs``. A command that names two registries
         (a cross-registry copy) must say which one the password is for.
         """
+        from shipflow.oci.registry.config import RegistryConfig  # not needed by layout commands
+
         credentials_host = self.credentials_host
         if self.username is not None and credentials_host is None:
             hosts = sorted(_registry_hosts(refs))
@@ -100,6 +102,8 @@ class RegistryOptions:
 
 
 def _registry_hosts(refs: Iterable[Reference | str | None]) -> set[str]:
+    from shipflow.oci.registry.config import normalize_host
+
     hosts: set[str] = set()
     for ref in refs:
         if ref is None:
@@ -225,11 +229,15 @@ def _registry_options_from(
             hint="add --password-stdin and pipe the password in, or drop --username and set "
             "REGISTRY_USERNAME/REGISTRY_PASSWORD",
         )
+    if credentials_host:
+        from shipflow.oci.registry.config import normalize_host  # only registry commands need it
+
+        credentials_host = normalize_host(credentials_host)
     return RegistryOptions(
         insecure=tuple(insecure),
         username=username,
         password=password,
-        credentials_host=normalize_host(credentials_host) if credentials_host else None,
+        credentials_host=credentials_host or None,
         timeout=timeout,
     )
 

@@ -7,6 +7,7 @@ Each works on any store reference (a registry or ``oci:PATH``). Read commands ta
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,9 +23,11 @@ from shipflow.cli.common import (
 )
 from shipflow.cli.output import RichProgress, github_output, note, print_json, stdout
 from shipflow.errors import UsageError
-from shipflow.oci.copy import CopyResult, copy_manifest, retag
 from shipflow.oci.inspect import DEFAULT_TAG_LIMIT, ImageSummary, summarize
 from shipflow.oci.reference import Reference, validate_tag
+
+if TYPE_CHECKING:  # copy and tag import it when run: inspect, digest and tags do not need it
+    from shipflow.oci.copy import CopyResult
 
 __all__ = ["COMMANDS"]
 
@@ -188,6 +191,8 @@ def copy_cmd(
         root = src_store.get_manifest(src_ref.identifier)
     _, dst_store = open_ref(dst_ref, registry, create=True, config=config)
 
+    from shipflow.oci.copy import copy_manifest
+
     progress = RichProgress()
     try:
         result = copy_manifest(
@@ -267,6 +272,8 @@ def tag_cmd(ref: str, tags: tuple[str, ...], registry: RegistryOptions, as_json:
     digest = descriptor.digest
     if parsed.digest is None and not as_json:
         note(f"resolved {parsed} to {digest}")
+    from shipflow.oci.copy import retag
+
     for tag in tags:
         retag(store, digest, tag)
     if as_json:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipflow.errors import ManifestNotFound
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor
 from shipflow.oci.reference import Reference, parse_reference
-from shipflow.oci.registry.config import RegistryConfig
 from shipflow.oci.store import Store
+
+if TYPE_CHECKING:  # imported by the registry branch: layouts need no registry settings
+    from shipflow.oci.registry.config import RegistryConfig
 
 
 def open_store(ref: Reference | str, *, config: RegistryConfig | None = None, create: bool = False) -> Store:
@@ -27,6 +30,7 @@ def open_store(ref: Reference | str, *, config: RegistryConfig | None = None, cr
 
         return LayoutStore(Path(ref.repository), create=create)
     from shipflow.oci.registry.client import RegistryClient
+    from shipflow.oci.registry.config import RegistryConfig
     from shipflow.oci.registry.store import RegistryStore
 
     client = RegistryClient.shared(ref.registry, config or RegistryConfig.from_env())
