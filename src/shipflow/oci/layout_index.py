@@ -22,6 +22,7 @@ import json
 import re
 from typing import Any
 
+from shipflow import jsonload
 from shipflow.errors import DigestError, LayoutError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
@@ -97,7 +98,9 @@ class LayoutIndex:
             "copy of the layout, or fix the JSON by hand (it must be an OCI image index)"
         )
         try:
-            doc = json.loads(data)
+            doc = jsonload.loads(data)
+        except jsonload.TooDeep as exc:
+            raise LayoutError(f"{source} is {exc}", hint=hint) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise LayoutError(f"{source} is not valid JSON: {exc}", hint=hint) from exc
         if not isinstance(doc, dict):

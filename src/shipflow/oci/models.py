@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
+from shipflow import jsonload
 from shipflow.errors import DigestError, ManifestError
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
@@ -186,7 +187,9 @@ class _Wire:
     def from_json(cls, data: bytes | str) -> Self:
         """Parse and validate a JSON document (raises :class:`WireError`)."""
         try:
-            doc = json.loads(data)
+            doc = jsonload.loads(data)
+        except jsonload.TooDeep as exc:
+            raise WireError("", str(exc)) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise WireError("", f"not valid JSON: {exc}") from exc
         return cls.from_dict(doc)
@@ -305,7 +308,12 @@ def detect_media_type(data: bytes, declared: str | None = None) -> str:
     umoci and some older tools omit ``mediaType`` in the body; the shape then decides.
     """
     try:
-        doc = json.loads(data)
+        doc = jsonload.loads(data)
+    except jsonload.TooDeep as exc:
+        raise ManifestError(
+            f"manifest is {exc}",
+            hint="no real manifest or index nests that deep: check what the registry or layout served",
+        ) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):

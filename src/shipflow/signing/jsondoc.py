@@ -9,7 +9,9 @@ the document:
 
 * JSON: the nesting is measured on the bytes (strings removed, brackets peeled level by
   level, all in C) before ``json.loads`` runs; :data:`MAX_DEPTH` levels at most. Files with
-  fewer brackets than the limit skip the measurement entirely.
+  fewer brackets than the limit skip the measurement entirely. That part lives in the
+  top-level :mod:`shipflow.jsonload` (``oci/`` parses manifests and ``index.json`` with it,
+  and may not import ``signing/``); it is re-exported here unchanged.
 * YAML and TOML: parsed (libyaml caps YAML nesting at 1000 levels itself; a ``RecursionError``
   is turned into an error naming the file), then the result is walked iteratively to check
   its depth and its size *as a tree*: YAML aliases make a 1 KiB "billion laughs" file a tree
@@ -27,12 +29,18 @@ lowest layer that parses foreign documents after ``oci/``), so ``sbom/`` and ``s
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from itertools import accumulate
+from collections.abc import Mapping
 from typing import Any
 
-from shipflow.errors import ShipflowError
+from shipflow.jsonload import (
+    MAX_DEPTH,
+    ErrorFactory,
+    json_depth,
+    json_too_deep,
+    load_object,
+    parse_json,
+)
+from shipflow.jsonload import too_deep_error as _too_deep
 
 __all__ = [
     "MAX_DEPTH",
@@ -47,102 +55,8 @@ __all__ = [
     "parse_yaml",
 ]
 
-# serde_json's default recursion limit. Real documents are far shallower: OSV records and
-# lock files nest < 10 levels, SPDX < 6, CycloneDX ≈ 2 per level of nested components.
-MAX_DEPTH = 128
 # Nodes (containers and scalars) in one YAML/TOML document once aliases are expanded.
 MAX_NODES = 2_000_000
-
-ErrorFactory = Callable[..., ShipflowError]
-"""An error class (or factory) of shipflow's tree, called as ``error(message, hint=…)``."""
-
-_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}')
-_PARENS = bytes.maketrans(b"[]{}", b"()()")
-_DELTA = {ord("("): 1, ord(")"): -1}
-
-
-def _brackets(data: bytes) -> bytes:
-    """The brackets of ``data`` outside strings, as ``(`` and ``)``.
-
-    Escaped backslashes, then escaped quotes are dropped (as a JSON lexer pairs them), so
-    every remaining quote opens or closes a string. Only quotes and brackets are kept; two
-    adjacent quotes are dropped together (no bracket lies between them, so every bracket
-    stays on the same side of a string boundary); what quotes remain are strings holding
-    brackets, removed by splitting. All C loops.
-    """
-    plain = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = plain.translate(None, _NOT_MARKS).replace(b'""', b"")
-    if b'"' in marks:
-        marks = b"".join(marks.split(b'"')[0::2])
-    return marks.translate(_PARENS)
-
-
-def json_depth(data: bytes) -> int:
-    """The deepest nesting of arrays and objects in ``data`` (brackets inside strings do not
-    count; for malformed input the deepest nesting of any prefix)."""
-    return max(accumulate(map(_DELTA.__getitem__, _brackets(data))), default=0)
-
-
-def json_too_deep(data: bytes, limit: int) -> bool:
-    """Whether ``data`` nests deeper than ``limit``: :func:`json_depth` ``> limit``, faster.
-
-    Each pass deletes the innermost pairs ``()`` (``bytes.replace`` does not rescan what it
-    joins, so exactly one level goes per pass): a document ``limit`` deep is empty after
-    ``limit`` passes. Measured on a 7.5 MB SBOM-like document (1.2 M brackets, depth 6):
-    0.12 s, where ``json.loads`` takes 1.16 s (a regex removing the strings alone took 0.47 s).
-    """
-    if data.count(b"[") + data.count(b"{") <= limit:
-        return False
-    brackets = _brackets(data)
-    for peeled in range(limit):
-        if not brackets:
-            return False
-        reduced = brackets.replace(b"()", b"")
-        if len(reduced) == len(brackets):  # unbalanced: what is left nests as its prefixes do
-            return peeled + max(accumulate(map(_DELTA.__getitem__, brackets))) > limit
-        brackets = reduced
-    return bool(brackets)
-
-
-def _too_deep(what: str, limit: int, error: ErrorFactory, hint: str | None) -> ShipflowError:
-    return error(
-        f"{what} is nested more than {limit} levels deep",
-        hint=hint or "no real document of this kind nests that deep: check that this is the right file",
-    )
-
-
-def parse_json(
-    data: bytes | str,
-    *,
-    what: str,
-    error: ErrorFactory,
-    max_depth: int = MAX_DEPTH,
-    hint: str | None = None,
-) -> Any:
-    """``data`` parsed as JSON, or ``error`` (one line naming ``what``).
-
-    Refuses documents nested deeper than ``max_depth``, invalid UTF-8, and everything
-    ``json.loads`` refuses (including integers of more than 4300 digits).
-    """
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if json_too_deep(raw, max_depth):
-        raise _too_deep(what, max_depth, error, hint)
-    try:
-        return json.loads(raw)
-    except RecursionError as exc:  # unreachable after the depth check; kept as the backstop
-        raise _too_deep(what, max_depth, error, hint) from exc
-    except UnicodeDecodeError as exc:
-        raise error(f"{what} is not UTF-8 text (byte {exc.start})", hint=hint) from exc
-    except ValueError as exc:
-        raise error(f"{what} is not valid JSON: {exc}", hint=hint) from exc
-
-
-def load_object(data: bytes, what: str, error: ErrorFactory) -> dict[str, Any]:
-    """``data`` parsed as a JSON object; ``error`` naming ``what`` if it is not JSON or not an object."""
-    doc = parse_json(data, what=what, error=error)
-    if not isinstance(doc, dict):
-        raise error(f"{what} is not a JSON object")
-    return doc
 
 
 def check_tree(
