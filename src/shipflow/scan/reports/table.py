@@ -1,4 +1,12 @@
-"""The default terminal view: a rich table (built here, printed by the CLI)."""
+"""The default terminal view: a rich table (built here, printed by the CLI).
+
+Every text in it comes from outside (package names and versions from the image, advisory ids
+and summaries from the database, paths, the subject the user named), so each cell is a
+:class:`~rich.text.Text`, never a ``str``: rich would read ``[b]`` in a string as markup (and
+raise ``MarkupError`` on ``[/x]``), ``:smile:`` as an emoji code. :func:`report_to_text` (what
+``--format table -o FILE`` writes) also prints through a console with markup, emoji and
+highlighting off.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ def describe_not_read(item: NotRead) -> str:
 def report_to_renderable(report: ScanReport, gate: GateResult | None = None) -> RenderableType:
     counts = report.counts()
     title = f"{report.subject}" + (f" ({report.subject_digest})" if report.subject_digest else "")
-    table = Table(title=title, show_lines=False)
+    table = Table(title=Text(title), show_lines=False)
     for column in ("Severity", "Advisory", "Package", "Installed", "Fixed in", "Summary"):
         table.add_column(column, overflow="fold")
     for f in report.sorted_findings():
@@ -43,10 +51,10 @@ def report_to_renderable(report: ScanReport, gate: GateResult | None = None) -> 
         table.add_row(
             Text(f.severity.name, style=_STYLE[f.severity]),
             advisory,
-            f.package.name,
-            f.package.version,
-            ", ".join(f.fixed_versions) or "-",
-            f.summary or "",
+            Text(f.package.name),
+            Text(f.package.version),
+            Text(", ".join(f.fixed_versions) or "-"),
+            Text(f.summary or ""),
         )
     total = " ".join(f"{s.name}:{counts[s]}" for s in sorted(Severity, reverse=True))
     parts: list[RenderableType] = [table, Text(f"{total}  suppressed:{len(report.suppressed)}")]
@@ -63,6 +71,14 @@ def report_to_renderable(report: ScanReport, gate: GateResult | None = None) -> 
 
 def report_to_text(report: ScanReport, gate: GateResult | None = None, width: int = 160) -> str:
     buffer = io.StringIO()
-    console = Console(width=width, file=buffer, color_system=None, soft_wrap=False)
+    console = Console(
+        width=width,
+        file=buffer,
+        color_system=None,
+        soft_wrap=False,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
     console.print(report_to_renderable(report, gate))
     return buffer.getvalue()
