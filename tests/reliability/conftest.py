@@ -21,11 +21,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from fixtures.canary_services import CanaryService, WebhookReceiver
+from fixtures.faults import FaultProxyFactory
+from reliability import tally
 from reliability.fuzzing import COUNTS, FINDINGS
+from reliability.world import Endpoints, Host
+from shipflow.oci.registry.client import RegistryClient
+from support.cli import InProcessCli
 
 _COMMON = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
@@ -41,7 +48,46 @@ settings.register_profile("long", max_examples=5000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
+WEBHOOK_TOKEN = "sentinel-webhook-token-7f3a"
+
+
+@pytest.fixture
+def shipflow(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[InProcessCli]:
+    """The ``shipflow`` command run in this process, in an environment without CI variables."""
+    for name in (
+        "GITHUB_ACTIONS",
+        "GITHUB_ACTOR",
+        "GITHUB_OUTPUT",
+        "GITHUB_STEP_SUMMARY",
+        "COSIGN_PRIVATE_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith(("SHIPFLOW_", "ROLLBACK_", "CANARY_", "REGISTRY_")):
+            monkeypatch.delenv(name)
+    yield InProcessCli(monkeypatch, capsys)
+    RegistryClient.close_shared()
+
+
+@pytest.fixture
+def endpoints(fault_proxy: FaultProxyFactory) -> Iterator[Endpoints]:
+    """A healthy canary service and a webhook receiver, each behind a fault proxy of its own."""
+    service = CanaryService("healthy").start()
+    receiver = WebhookReceiver("ok")
+    made = Endpoints(
+        service,
+        fault_proxy(Host(f"127.0.0.1:{service.port}")),
+        receiver,
+        fault_proxy(Host(f"127.0.0.1:{receiver.port}")),
+        token=WEBHOOK_TOKEN,
+    )
+    yield made
+    service.close()
+    receiver.close()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    _report_faults_and_sentinels(terminalreporter)
     if not COUNTS:
         return
     total = sum(COUNTS.values())
@@ -61,3 +107,33 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 handle,
                 indent=2,
             )
+
+
+def _report_faults_and_sentinels(terminalreporter: pytest.TerminalReporter) -> None:
+    """Faults injected (per scenario x command, with each run's outcome), sentinel searches and
+    concurrent-writer rounds; as JSON (with the fuzz counts) to $SHIPFLOW_RELIABILITY_REPORT."""
+    data = tally.summary()
+    if tally.FAULT_CASES:
+        faults = data["faults"]
+        terminalreporter.section(
+            f"faults: {faults['injected']} injected in {faults['cases']} scenario x command runs"
+        )
+        for case in tally.FAULT_CASES:
+            terminalreporter.write_line(
+                f"{case['faults']:>5}  {case['scenario']:<22} {case['command']:<9} "
+                f"{case['outcome']:<10} re-run {case['rerun']}"
+            )
+    if tally.SENTINEL_RUNS:
+        terminalreporter.section(
+            f"sentinel secrets: {data['sentinels']['searches']} searches in {data['sentinels']['runs']} "
+            "command runs, 0 leaks"
+        )
+        for place, count in sorted(tally.SENTINELS.items()):
+            terminalreporter.write_line(f"{count:>6}  {place}")
+    for item in tally.CONCURRENCY:
+        terminalreporter.write_line(f"concurrency: {json.dumps(item, sort_keys=True)}")
+    report = os.environ.get("SHIPFLOW_RELIABILITY_REPORT")
+    if report:
+        data["fuzz"] = {"total": sum(COUNTS.values()), "perTarget": dict(sorted(COUNTS.items()))}
+        with open(report, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)

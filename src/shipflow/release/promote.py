@@ -16,9 +16,23 @@ In order, stopping at the first refusal:
 6. a signed promotion record, then a history entry.
 
 ``dry_run`` stops after 4 and changes nothing. Promoting a digest the target already holds,
-with a record to show for it, changes nothing and succeeds. Refusals raise
-:class:`~shipflow.errors.PromotionRefused` (exit 1) carrying the partial result; infrastructure
-failures raise as they are (exit 3).
+with a record to show for it, changes nothing and succeeds.
+
+When the registry fails after the re-tag (measured with the fault proxy in
+``tests/reliability/test_faults_pipeline.py``), the promotion is never left half done without
+saying so, and running it again completes it:
+
+* the record cannot be written: the tag is put back where it was (no move without a signed
+  record: a digest must not go on to the next stage from a tag nobody can prove it earned),
+  unless a deploy already ran (the tag then says what runs) or the environment held nothing
+  before (a tag cannot be removed); the error says which. Run again, the promotion re-runs
+  the gates and records; a target that already holds the digest without a record takes what
+  it held before from its history;
+* the record is written but the history entry is not: the error says so, and running the
+  promotion again ("already holds it") adds the missing entry, with the record's ``previous``.
+
+Refusals raise :class:`~shipflow.errors.PromotionRefused` (exit 1) carrying the partial result;
+infrastructure failures raise as they are (exit 3).
 """
 
 from __future__ import annotations
@@ -47,8 +61,10 @@ from shipflow.oci.registry.config import RegistryConfig
 from shipflow.oci.store import Store
 from shipflow.release.config import EnvironmentSettings, PipelineConfig, load_config
 from shipflow.release.gates import PromotionContext, gates_for, trusted_policy
-from shipflow.release.history import Action, HistoryEntry, current_digest, record_entry
+from shipflow.release.history import Action, HistoryEntry, current_digest, history, record_entry
+from shipflow.release.ledger import FactRef, list_facts, new_fact_tag
 from shipflow.release.records import find_record, promotion_predicate, write_record
+from shipflow.release.statements import SignedFact
 from shipflow.signing.keys import Signer
 
 __all__ = ["Pipeline", "PromotionRequest", "PromotionResult", "promote", "resolve_actor"]
@@ -233,6 +249,7 @@ def promote(
         if existing is not None:
             result.status, result.record = "already-promoted", existing.ref.tag
             result.reason = f"{target.name} already holds {request.digest} (record {existing.ref.tag})"
+            result.history = _complete_history(store, existing, request, target.name, tags, sink)
             sink.emit("promote.unchanged", result.reason)
             result.seconds["total"] = time.monotonic() - started
             return result
@@ -283,7 +300,8 @@ def promote(
 
     # 5. re-tag: the digest's own bytes under the target tag, then read back
     retag_started = time.monotonic()
-    if previous != request.digest:
+    moved = previous != request.digest
+    if moved:
         store.put_manifest(manifest, tag=target.name)
         holds = store.resolve(target.name).digest
         if holds != request.digest:
@@ -296,13 +314,18 @@ def promote(
         "promote.retagged", f"{target.name} → {request.digest}", previous=str(previous) if previous else None
     )
     result.seconds["retag"] = time.monotonic() - retag_started
-    if target.deploy is not None and previous != request.digest:
+    deployed = target.deploy is not None and moved
+    if deployed:
         deploy_started = time.monotonic()
         result.deployed = _deploy(pipeline, target, request.digest, previous, env_vars, sink)
         result.seconds["deploy"] = time.monotonic() - deploy_started
 
-    # 6. the signed record, then the history entry
+    # 6. the signed record, then the history entry. When the target already held the digest
+    # (an earlier run moved the tag and could not record it), what it held before comes from
+    # its history, not from the tag.
     assert signer is not None
+    if not moved:
+        previous = result.previous = _held_before(store, target.name, request.digest, tags)
     record_started = time.monotonic()
     predicate = promotion_predicate(
         image=pipeline.name,
@@ -313,11 +336,22 @@ def promote(
         previous=previous,
         evidence=result.evidence,
     )
-    written = write_record(store, request.digest, signer, predicate, subject_name=pipeline.name)
-    result.record, result.cosign_record = written.ref.tag, written.cosign_tag
-    if written.cosign_tag is None:
+    record_tag = new_fact_tag("rec", request.digest, target.name)
+    try:
+        written = write_record(
+            store, request.digest, signer, predicate, subject_name=pipeline.name, tag=record_tag
+        )
+        result.record, result.cosign_record = written.ref.tag, written.cosign_tag
+    except ShipflowError as exc:
+        landed = _fact_exists(store, record_tag)
+        if landed is not True:
+            may_restore = moved and not deployed and landed is False
+            _not_recorded(store, target.name, request.digest, previous, may_restore, exc, sink)
+            raise
+        result.record = record_tag  # it was written; only the answer was lost
+    if result.cosign_record is None:
         result.notes.append("the record is in the ledger but could not be copied to the .att image")
-    sink.emit("promote.recorded", f"record {written.ref.tag}", record=written.ref.tag)
+    sink.emit("promote.recorded", f"record {result.record}", record=result.record)
     result.seconds["record"] = time.monotonic() - record_started
     history_started = time.monotonic()
     entry = HistoryEntry(
@@ -330,14 +364,132 @@ def promote(
         gates=tuple(
             {"gate": e.gate, "status": e.status.value, "summary": e.summary} for e in result.evidence
         ),
-        record=written.ref.tag,
+        record=result.record,
     )
-    result.history = record_entry(store, entry).tag
+    try:
+        result.history = record_entry(store, entry).tag
+    except ShipflowError as exc:
+        result.history = _entry_naming(store, target.name, request.digest, result.record)
+        if result.history is None:
+            exc.message = (
+                f"{exc.message}; {target.name} holds {request.digest} and its promotion record "
+                f"{result.record} is written, but the history entry is missing"
+            )
+            exc.hint = "run the same `shipflow promote` again: it adds the missing entry, nothing else"
+            raise
     result.seconds["history"] = time.monotonic() - history_started
     result.status = "promoted"
     result.seconds["total"] = time.monotonic() - started
     sink.emit("promote.done", f"{target.name} now holds {request.digest}", result=result.to_json())
     return result
+
+
+def _held_before(store: Store, environment: str, digest: Digest, tags: list[str]) -> Digest | None:
+    """What ``environment`` held before its tag moved to ``digest`` in a run that recorded
+    nothing: the digest of its newest history entry (the tag itself already names ``digest``).
+    If that entry is ``digest``'s, the move was recorded (by a canary, say): it held ``digest``."""
+    entries = history(store, environment, limit=1, tags=tags)
+    return entries[0].digest if entries else None
+
+
+def _fact_exists(store: Store, tag: str) -> bool | None:
+    """Whether the fact under ``tag`` was stored (None: the registry cannot say now)."""
+    try:
+        store.resolve(tag)
+    except ManifestNotFound:
+        return False
+    except ShipflowError:
+        return None
+    return True
+
+
+def _not_recorded(
+    store: Store,
+    environment: str,
+    digest: Digest,
+    previous: Digest | None,
+    may_restore: bool,
+    exc: ShipflowError,
+    sink: EventSink,
+) -> None:
+    """The record could not be written after the tag moved: put the tag back when that is
+    safe (this run moved it, nothing was deployed, the record is known to be absent, there is
+    something to put back, and the tag still names ``digest``), and say what the environment
+    holds either way (in ``exc``'s message and hint)."""
+    restored = False
+    if may_restore and previous is not None:
+        try:
+            if current_digest(store, environment) == digest:
+                store.tag(previous, environment)
+                restored = current_digest(store, environment) == previous
+        except ShipflowError:
+            restored = False
+    if restored:
+        sink.emit("promote.restored", f"{environment} → {previous} again: the promotion was not recorded")
+        exc.message = (
+            f"{exc.message}; the promotion was not recorded, so {environment} was put back to {previous}"
+        )
+        exc.hint = "nothing changed: run the promotion again when the registry answers"
+    else:
+        exc.message = f"{exc.message}; {environment} holds {digest}, but its promotion is not recorded"
+        exc.hint = (
+            "run the same `shipflow promote` again: it runs the gates again and writes the record "
+            "(the tag is already in place)"
+        )
+
+
+def _entry_naming(store: Store, environment: str, digest: Digest, record: str | None) -> str | None:
+    """The tag of a history entry of ``digest`` in ``environment`` that names ``record``."""
+    from shipflow.release.history import read_entry
+
+    for ref in list_facts(store, kind="hist", environment=environment, digest=digest):
+        try:
+            entry = read_entry(store, ref)
+        except ShipflowError:
+            continue
+        if entry.digest == digest and entry.record == record:
+            return ref.tag
+    return None
+
+
+def _complete_history(
+    store: Store,
+    record: SignedFact,
+    request: PromotionRequest,
+    environment: str,
+    tags: list[str],
+    sink: EventSink,
+) -> str | None:
+    """The history entry of a promotion already recorded; written now if an earlier run
+    stopped between the record and the entry (from the record: its actor, time, previous
+    digest and gates)."""
+    existing = _entry_naming(store, environment, request.digest, record.ref.tag)
+    if existing is not None:
+        return existing
+    predicate = record.predicate
+    previous = predicate.get("previous")
+    gates = predicate.get("gates")
+    entry = HistoryEntry(
+        environment=environment,
+        digest=request.digest,
+        action=Action.PROMOTE,
+        actor=str(predicate.get("actor") or request.actor),
+        at=str(predicate.get("promotedAt") or ""),
+        previous=Digest.parse(str(previous)) if previous else None,
+        source=str(predicate["from"]) if predicate.get("from") else None,
+        gates=tuple(
+            {"gate": g.get("gate"), "status": g.get("status"), "summary": g.get("summary")}
+            for g in (gates if isinstance(gates, list) else [])
+            if isinstance(g, Mapping)
+        ),
+        record=record.ref.tag,
+    )
+    written: FactRef = record_entry(store, entry)
+    sink.emit(
+        "promote.history-completed",
+        f"history entry {written.tag} added for record {record.ref.tag} (an earlier run stopped before it)",
+    )
+    return written.tag
 
 
 def check_environment_name(config: PipelineConfig, name: str) -> None:

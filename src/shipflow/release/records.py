@@ -77,11 +77,19 @@ class RecordWritten:
 
 
 def write_record(
-    store: Store, digest: Digest, key: Signer, predicate: Mapping[str, Any], *, subject_name: str
+    store: Store,
+    digest: Digest,
+    key: Signer,
+    predicate: Mapping[str, Any],
+    *,
+    subject_name: str,
+    tag: str | None = None,
 ) -> RecordWritten:
     """Sign the record and store it: in the ledger (the copy shipflow reads) and, at the same
     time, in cosign's ``.att`` image (best effort: a failure there is logged; the ledger copy is
-    what counts). Both writes are independent, so they run side by side."""
+    what counts). Both writes are independent, so they run side by side. ``tag`` is the
+    ledger tag to use (made beforehand with ``ledger.new_fact_tag``, so a caller whose write
+    failed can ask whether it landed)."""
     from concurrent.futures import ThreadPoolExecutor
 
     envelope = sign_statement(key, digest, subject_name, PROMOTION_PREDICATE, predicate)
@@ -95,7 +103,7 @@ def write_record(
     store.put_blob(Digest.of(envelope), len(envelope), [envelope])
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="shipflow-record") as pool:
         ledger = pool.submit(
-            write_signed_fact, store, "rec", digest, str(predicate["to"]), envelope, annotations
+            write_signed_fact, store, "rec", digest, str(predicate["to"]), envelope, annotations, tag=tag
         )
         cosign = pool.submit(_copy_to_cosign_attestations, store, digest, envelope)
         ref = ledger.result()

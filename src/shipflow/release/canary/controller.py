@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from shipflow.errors import CheckFailed, ManifestNotFound, ShipflowError
+from shipflow.errors import EXIT_INFRA, CheckFailed, ManifestNotFound, ShipflowError
 from shipflow.events import EventSink, NullSink
 from shipflow.oci.digest import Digest
 from shipflow.oci.store import Store
@@ -599,11 +599,14 @@ def rollback(
         if current is None and why != "absent":
             return _finish(report, deps, RunVerdict.ERROR, f"cannot read :{request.env}: {why}", t0)
         report.candidate = current
-        held = [h.digest for h in deps.history.held(request.env)]
+        held_digests = list(deps.history.held(request.env))
+        held = [h.digest for h in held_digests]
         if request.to is not None:
             to = request.to
             if to == current:
                 report.previous = to
+                if held_digests and held_digests[0].kind == "tag" and held_digests[0].outcome == "unrecorded":
+                    return _record_earlier_rollback(report, deps, to, held[1] if len(held) > 1 else None, t0)
                 return _finish(
                     report, deps, RunVerdict.PASSED, f":{request.env} already names {to}; nothing to do", t0
                 )
@@ -666,4 +669,32 @@ def rollback(
         _finish(report, deps, failed, report.reason, t0)
     _notify(report, deps, health)
     _record(report, deps, digest=report.tag_digest, previous=current)
+    persistent = getattr(deps.history, "persistent", True)
+    if report.verdict is RunVerdict.ROLLED_BACK and not report.recorded and persistent:
+        # Rolled back, but the history does not know: infrastructure, and said so. Running the
+        # same rollback again (it finds the tag already there) writes the entry.
+        report.exit_code = EXIT_INFRA
+        report.reason += (
+            f"; its history entry could not be written: run `shipflow rollback --env {request.env} "
+            f"--to {to}` again to record it"
+        )
+    return report
+
+
+def _record_earlier_rollback(
+    report: ReleaseReport, deps: Collaborators, to: Digest, before: Digest | None, t0: float
+) -> ReleaseReport:
+    """``:env`` already names ``to``, but no history entry moved it there (an earlier rollback
+    could not write its entry): write it now, as that rollback's."""
+    _finish(
+        report,
+        deps,
+        RunVerdict.ROLLED_BACK,
+        f":{report.env} already names {to}; the history entry of the rollback that moved it there "
+        "is written now",
+        t0,
+    )
+    _record(report, deps, digest=to, previous=before)
+    if not report.recorded and getattr(deps.history, "persistent", True):
+        report.exit_code = EXIT_INFRA
     return report

@@ -13,7 +13,7 @@ canary rollback failed        D, ``canary``, ``failed``; and, when the tag was m
                               P, ``auto-rollback``, ``incomplete``
 manual rollback               T, ``rollback``, ``ok`` (``incomplete`` when the tag moved but the
                               deploy or the health confirmation failed), previous = the digest
-                              rolled away from
+                              rolled away from; nothing when the tag did not move
 ============================  ===============================================================
 
 Timings (detection, rollback), check counts, the trip rule and the plain statement of what is
@@ -51,11 +51,15 @@ class LedgerHistory:
         result: list[HeldDigest] = []
         seen: set[Digest] = set()
         current = current_digest(self._store, env)
+        entries = history(self._store, env)
         if current is not None:
-            result.append(HeldDigest(current, kind="tag"))
+            # The tag names a digest no entry moved it to last: a move whose entry could not be
+            # written (a rollback run again records it).
+            unrecorded = not entries or entries[0].digest != current
+            result.append(HeldDigest(current, kind="tag", outcome="unrecorded" if unrecorded else None))
             seen.add(current)
         bad: set[Digest] = set()
-        for entry in history(self._store, env):
+        for entry in entries:
             if len(result) >= limit:
                 break
             if entry.outcome in BAD_OUTCOMES:
@@ -95,7 +99,7 @@ class LedgerHistory:
                             entry, entry.previous, Action.AUTO_ROLLBACK, outcome, entry.candidate, details
                         )
                     )
-        elif entry.kind == "rollback":
+        elif entry.kind == "rollback" and entry.digest != entry.previous:  # else the tag never moved
             outcome = "ok" if entry.outcome == "rolled-back" else "incomplete"
             writes.append(self._entry(entry, entry.digest, Action.ROLLBACK, outcome, entry.previous, details))
         for item in writes:
