@@ -471,6 +471,15 @@ class LayoutStore:
             _discard_temp(temp, fd)
 
     @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the layout's write lock (the one every ``index.json`` change takes) around a
+        caller's read-modify-write of a tag, so a second process doing the same waits instead
+        of overwriting the first one's result (two ``sign`` runs adding a layer each to one
+        ``.sig`` image). Re-entrant: writes inside take the lock again."""
+        with self._locked():
+            yield
+
+    @contextmanager
     def _locked(self) -> Iterator[None]:
         # filelock is imported by the first write: reading a layout takes no lock, and the
         # import costs 20-45 ms of start-up (python -X importtime), as much as a whole

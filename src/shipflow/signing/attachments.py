@@ -15,6 +15,7 @@ not either); the last writer wins.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -226,7 +227,25 @@ def append_layer(
     is_duplicate: Callable[[AttachedLayer], bool],
 ) -> AppendResult:
     """Add one layer to the attachment image under ``tag`` (creating it), unless a layer for
-    which ``is_duplicate`` is true is already there."""
+    which ``is_duplicate`` is true is already there.
+
+    Read, merge and write are one step where the store can lock (an OCI layout: two processes
+    signing one image at once both keep their layer). A registry has no lock or conditional
+    write: two writers at the same moment can still replace each other's image (cosign has the
+    same limit); ``docs/reliability.md`` says so."""
+    exclusive = getattr(store, "exclusive", None)  # LayoutStore; registries have no lock
+    with exclusive() if exclusive is not None else contextlib.nullcontext():
+        return _append_layer(store, tag, media_type, blob, annotations, is_duplicate)
+
+
+def _append_layer(
+    store: Store,
+    tag: str,
+    media_type: str,
+    blob: bytes,
+    annotations: Mapping[str, str],
+    is_duplicate: Callable[[AttachedLayer], bool],
+) -> AppendResult:
     existing = read_attachments(store, tag)
     layer_digest = Digest.of(blob)
     if existing is not None:
