@@ -109,10 +109,33 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             )
 
 
+_INVARIANT_TESTS = ("test_faults_", "test_fault_regressions", "test_concurrency")
+
+
+def _outcomes(terminalreporter: pytest.TerminalReporter) -> dict[str, object]:
+    """From the session's own test reports: failed tests of the fault, regression and
+    concurrency files (each a broken invariant), and the hostile-input tests run (any test
+    file named ``*hostile*`` in the session, each case one hostile input or a small set)."""
+
+    def nodeids(outcome: str) -> list[str]:
+        return [
+            r.nodeid for r in terminalreporter.stats.get(outcome, []) if getattr(r, "when", "call") == "call"
+        ]
+
+    failed, passed = nodeids("failed"), nodeids("passed")
+    return {
+        "invariantViolations": sum(1 for n in failed if any(t in n for t in _INVARIANT_TESTS)),
+        "hostileInputs": {
+            "passed": sum(1 for n in passed if "hostile" in n.split("::")[0]),
+            "failed": sum(1 for n in failed if "hostile" in n.split("::")[0]),
+        },
+    }
+
+
 def _report_faults_and_sentinels(terminalreporter: pytest.TerminalReporter) -> None:
     """Faults injected (per scenario x command, with each run's outcome), sentinel searches and
     concurrent-writer rounds; as JSON (with the fuzz counts) to $SHIPFLOW_RELIABILITY_REPORT."""
-    data = tally.summary()
+    data = tally.summary(_outcomes(terminalreporter))
     if tally.FAULT_CASES:
         faults = data["faults"]
         terminalreporter.section(
@@ -126,10 +149,16 @@ def _report_faults_and_sentinels(terminalreporter: pytest.TerminalReporter) -> N
     if tally.SENTINEL_RUNS:
         terminalreporter.section(
             f"sentinel secrets: {data['sentinels']['searches']} searches in {data['sentinels']['runs']} "
-            "command runs, 0 leaks"
+            f"command runs, {data['sentinels']['leaks']} leaks"
         )
         for place, count in sorted(tally.SENTINELS.items()):
             terminalreporter.write_line(f"{count:>6}  {place}")
+    hostile = data["hostileInputs"]
+    terminalreporter.write_line(
+        "invariant violations (failed fault, regression and concurrency tests): "
+        f"{data['invariantViolations']}; hostile-input tests passed: {hostile['passed']} "
+        f"(failed {hostile['failed']})"
+    )
     for item in tally.CONCURRENCY:
         terminalreporter.write_line(f"concurrency: {json.dumps(item, sort_keys=True)}")
     report = os.environ.get("SHIPFLOW_RELIABILITY_REPORT")

@@ -22,17 +22,24 @@ def faults_injected() -> int:
     return sum(int(case["faults"]) for case in FAULT_CASES)
 
 
-def sentinel_run(command: str, path: str, checked: dict[str, int]) -> None:
-    SENTINEL_RUNS.append({"command": command, "path": path, "places": checked})
+LEAKS: list[dict[str, str]] = []  # a sentinel found somewhere (the test then fails)
+
+
+def sentinel_run(command: str, path: str, checked: dict[str, int], leaks: list[dict[str, str]]) -> None:
+    SENTINEL_RUNS.append({"command": command, "path": path, "places": checked, "leaks": len(leaks)})
     SENTINELS.update(checked)
+    LEAKS.extend(leaks)
 
 
 def concurrency_round(test: str, **data: Any) -> None:
     CONCURRENCY.append({"test": test, **data})
 
 
-def summary() -> dict[str, Any]:
+def summary(outcomes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The figures; ``outcomes`` (from the test session) adds invariant violations (failed
+    fault, regression and concurrency tests) and hostile inputs tried (hostile-input tests)."""
     return {
+        **(outcomes or {}),
         "faults": {
             "cases": len(FAULT_CASES),
             "injected": faults_injected(),
@@ -42,7 +49,8 @@ def summary() -> dict[str, Any]:
             "runs": len(SENTINEL_RUNS),
             "searches": sum(SENTINELS.values()),
             "perPlace": dict(sorted(SENTINELS.items())),
-            "leaks": 0,
+            "leaks": len(LEAKS),
+            "leaked": LEAKS,
             "perRun": SENTINEL_RUNS,
         },
         "concurrency": CONCURRENCY,
