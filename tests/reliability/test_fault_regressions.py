@@ -22,10 +22,28 @@ from pathlib import Path
 
 from fixtures.faults import Fault, FaultProxyFactory
 from fixtures.registry import Registry
-from reliability.world import CI, TRACEBACK, Endpoints, World, error_line, run
+from reliability import tally
+from reliability.world import CI, TRACEBACK, Endpoints, Run, World, error_line, run
 from support.cli import InProcessCli
 
 REC = r"/manifests/sf\.rec\."
+
+
+def _tally(world: World, scenario: str, command: str, failed: Run, again: Run | None) -> None:
+    injected = world.proxy.injected
+    tally.fault_case(
+        scenario,
+        command,
+        outcome="completed" if failed.returncode == 0 else f"exit {failed.returncode}",
+        faults=len(injected),
+        kinds=sorted({str(r.fault) for r in injected}),
+        rerun="not run"
+        if again is None
+        else ("completed" if again.returncode == 0 else f"exit {again.returncode}"),
+        message=error_line(failed.stderr) or failed.stdout.strip().splitlines()[0],
+    )
+
+
 HIST = r"/manifests/sf\.hist\."
 
 
@@ -74,6 +92,7 @@ def test_promote_whose_record_fails_puts_the_tag_back(
         assert state.entries("staging") == [(str(p), "promote", "ok")]
 
         again = run(shipflow, world, argv)
+        _tally(world, "record-write-fails", "promote", failed, again)
         assert again.returncode == 0, again.text
         state = world.state()
         assert state.env("staging") == str(d)
@@ -106,6 +125,7 @@ def test_promote_into_an_empty_environment_whose_record_fails_says_so_and_a_reru
         assert world.state().entries("dev") == []
 
         again = run(shipflow, world, argv)
+        _tally(world, "record-write-fails (empty env)", "promote", failed, again)
         assert again.returncode == 0, again.text
         state = world.state()
         assert state.env("dev") == str(d) and state.entries("dev") == [(str(d), "promote", "ok")]
@@ -141,6 +161,7 @@ def test_promote_whose_history_write_fails_says_so_and_a_rerun_adds_the_entry(
         assert record is not None
 
         again = run(shipflow, world, argv)
+        _tally(world, "history-write-fails", "promote", failed, again)
         assert again.returncode == 0, again.text
         state = world.state()
         assert state.entries("staging") == [(str(p), "promote", "ok"), (str(d), "promote", "ok")]
@@ -183,6 +204,7 @@ def test_rollback_whose_history_write_fails_exits_3_and_a_rerun_records_it_once(
         assert state.entries("staging") == [(p, "promote", "ok"), (d, "promote", "ok")]
 
         again = run(shipflow, world, argv)
+        _tally(world, "history-write-fails", "rollback", failed, again)
         assert again.returncode == 0, again.text
         state = world.state()
         expected = [(p, "promote", "ok"), (d, "promote", "ok"), (p, "rollback", "ok")]
@@ -210,6 +232,7 @@ def test_rollback_whose_move_fails_writes_no_history_entry(
         world.proxy.set_scenario(Fault("status", "PUT", r"/manifests/staging$", status=500, times=None))
         failed = run(shipflow, world, argv)
         world.proxy.clear()
+        _tally(world, "the move fails (every time)", "rollback", failed, None)
         assert failed.returncode == 3, failed.text
         state = world.state()
         assert state.env("staging") == d
