@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.registry import Registry
 from shipflow.errors import IntegrityError
-from shipflow.oci.blobstream import (
+from shipflow.oci._blobstream import (
     BACKGROUND_HASH_MIN,
 )
 from shipflow.oci.digest import Digest

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from shipflow.oci._referrers import fallback_tag
 from shipflow.oci.layout import LayoutStore
-from shipflow.oci.referrers import fallback_tag
 from support.layout_images import BuiltImage, build_image, put_image
 from support.paths import TESTS_DIR
 

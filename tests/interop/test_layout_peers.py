@@ -12,9 +12,9 @@ import pytest
 
 from fixtures.procs import require_binary
 from shipflow.oci import mediatypes as mt
+from shipflow.oci._referrers import fallback_tag
 from shipflow.oci.digest import Digest
 from shipflow.oci.layout import LayoutStore
-from shipflow.oci.referrers import fallback_tag
 from support.layout_images import BuiltImage, artifact, build_image, put_image
 
 

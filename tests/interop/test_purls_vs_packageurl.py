@@ -1,4 +1,4 @@
-"""shipflow writes purl strings itself (sbom/purls.py; packageurl-python cost 134 µs a purl,
+"""shipflow writes purl strings itself (sbom/_purls.py; packageurl-python cost 134 µs a purl,
 a quarter of a small image's catalog). On every image of the corpus (dpkg, apk, rpm, npm, PyPI,
 Go, Java, pnpm, yarn), each purl must be the string packageurl-python — the purl spec's
 reference library for Python — builds from the same components."""

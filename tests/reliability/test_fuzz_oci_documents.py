@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from reliability.fuzzing import DATA, check, json_bytes, mutated
 from shipflow.errors import ShipflowError
 from shipflow.oci import mediatypes as mt
+from shipflow.oci._layout_index import LayoutIndex
 from shipflow.oci.digest import Digest
-from shipflow.oci.layout_index import LayoutIndex
 from shipflow.oci.models import ImageConfig, ManifestBytes, WireError
 
 BLOBS = DATA / "cosign" / "layout" / "blobs" / "sha256"

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from reliability.fuzzing import DATA, check, json_bytes, mutated, shaped_bytes
 from shipflow.oci import mediatypes as mt
+from shipflow.sbom._filetree import FileTree
 from shipflow.sbom.catalog import catalog_directory, catalog_source, combined_wants
 from shipflow.sbom.catalogers import installed_catalogers, lockfile_catalogers
-from shipflow.sbom.filetree import FileTree
 from shipflow.sbom.layers import Budget, Limits, apply_layer
 from shipflow.sbom.source import TreeSource
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from reliability.fuzzing import check, json_bytes, mutated, seeds, shaped, shaped_bytes
 from shipflow.scan import IgnoreRules, import_paths, load_ignore_file, load_openvex, read_sbom
+from shipflow.scan._osv_source import read_records, record_problem
+from shipflow.scan._ranges import evaluate, parse_entry
 from shipflow.scan.model import Finding, PackageRef
-from shipflow.scan.osv_source import read_records, record_problem
-from shipflow.scan.ranges import evaluate, parse_entry
 from shipflow.scan.severity import Severity
 from shipflow.scan.versions import scheme_for
 

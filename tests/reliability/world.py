@@ -36,11 +36,11 @@ from shipflow.oci.registry.client import RegistryClient
 from shipflow.oci.registry.config import RegistryConfig
 from shipflow.oci.registry.credentials import Credentials
 from shipflow.oci.registry.store import RegistryStore
+from shipflow.release._ledger import list_facts
 from shipflow.release.canary.pipeline import LedgerHistory
 from shipflow.release.config import load_config
 from shipflow.release.gates import trusted_policy
 from shipflow.release.history import HistoryEntry, history, record_entry
-from shipflow.release.ledger import list_facts
 from shipflow.release.promote import Pipeline, PromotionRequest, promote
 from shipflow.release.records import find_record
 from shipflow.signing import sign

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 from packageurl import PackageURL
 
-from shipflow.sbom import purls
+from shipflow.sbom import _purls as purls
 
 Call = tuple[str, str | None, str, str | None, dict[str, str] | None, str]
 

@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shipflow.build.builders import (
+    from shipflow.build._builders import (
         Builder,
         BuilderChoice,
         BuilderOptions,
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
         builder_for,
         host_platform,
     )
-    from shipflow.build.context import ContextDigest, IgnoreMatcher, digest_context
+    from shipflow.build._context import ContextDigest, IgnoreMatcher, digest_context
+    from shipflow.build._inputs import FINGERPRINT_LABEL, BuildInputs, fingerprint_tag
     from shipflow.build.core import (
         OCI_CREATED,
         OCI_REVISION,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
         read_labels,
     )
     from shipflow.build.errors import BuilderUnavailable, BuildFailed
-    from shipflow.build.inputs import FINGERPRINT_LABEL, BuildInputs, fingerprint_tag
     from shipflow.build.provenance import (
         BUILD_TYPE,
         SLSA_PROVENANCE_V1,
@@ -87,16 +87,16 @@ __all__ = [
 # Names are imported on first use (PEP 562), so importing one submodule (or the package for
 # one name) does not import the rest.
 _MODULE_OF = {
-    "BuildRequest": "shipflow.build.builders",
-    "Builder": "shipflow.build.builders",
-    "BuilderChoice": "shipflow.build.builders",
-    "BuilderOptions": "shipflow.build.builders",
-    "BuilderOutput": "shipflow.build.builders",
-    "builder_for": "shipflow.build.builders",
-    "host_platform": "shipflow.build.builders",
-    "ContextDigest": "shipflow.build.context",
-    "IgnoreMatcher": "shipflow.build.context",
-    "digest_context": "shipflow.build.context",
+    "BuildRequest": "shipflow.build._builders",
+    "Builder": "shipflow.build._builders",
+    "BuilderChoice": "shipflow.build._builders",
+    "BuilderOptions": "shipflow.build._builders",
+    "BuilderOutput": "shipflow.build._builders",
+    "builder_for": "shipflow.build._builders",
+    "host_platform": "shipflow.build._builders",
+    "ContextDigest": "shipflow.build._context",
+    "IgnoreMatcher": "shipflow.build._context",
+    "digest_context": "shipflow.build._context",
     "BaseImageDigest": "shipflow.build.core",
     "BuildResult": "shipflow.build.core",
     "BuildSettings": "shipflow.build.core",
@@ -108,9 +108,9 @@ _MODULE_OF = {
     "read_labels": "shipflow.build.core",
     "BuildFailed": "shipflow.build.errors",
     "BuilderUnavailable": "shipflow.build.errors",
-    "BuildInputs": "shipflow.build.inputs",
-    "FINGERPRINT_LABEL": "shipflow.build.inputs",
-    "fingerprint_tag": "shipflow.build.inputs",
+    "BuildInputs": "shipflow.build._inputs",
+    "FINGERPRINT_LABEL": "shipflow.build._inputs",
+    "fingerprint_tag": "shipflow.build._inputs",
     "BUILD_TYPE": "shipflow.build.provenance",
     "SLSA_PROVENANCE_V1": "shipflow.build.provenance",
     "attest_provenance": "shipflow.build.provenance",

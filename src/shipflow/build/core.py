@@ -4,7 +4,7 @@ The steps, each reported as an event:
 
 1. **inputs** — the source (revision, commit time, repository, version; :mod:`.source`), the
    Dockerfile's digest, the context's digest (:mod:`.context`), build arguments, platform,
-   target and extra labels make :class:`~shipflow.build.inputs.BuildInputs`; their
+   target and extra labels make :class:`~shipflow.build._inputs.BuildInputs`; their
    fingerprint names the build.
 2. **reuse** — if the store already has ``build-<fingerprint>`` (and that image's fingerprint
    label agrees), nothing is built: the result is that digest, ``reused=True``. ``rebuild``
@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shipflow.build.builders import (
+from shipflow.build._builders import (
     Builder,
     BuilderChoice,
     BuilderOptions,
@@ -43,10 +43,10 @@ from shipflow.build.builders import (
     builder_for,
     host_platform,
 )
-from shipflow.build.context import ContextDigest, digest_context
-from shipflow.build.dockerfile import parse_dockerfile
+from shipflow.build._context import ContextDigest, digest_context
+from shipflow.build._dockerfile import parse_dockerfile
+from shipflow.build._inputs import FINGERPRINT_LABEL, BuildInputs, fingerprint_tag
 from shipflow.build.errors import BuildFailed
-from shipflow.build.inputs import FINGERPRINT_LABEL, BuildInputs, fingerprint_tag
 from shipflow.build.source import SourceInfo, discover_source
 from shipflow.errors import InfrastructureError, IntegrityError, ManifestNotFound, UsageError
 from shipflow.events import EventSink, NullSink

@@ -28,7 +28,7 @@ from typing import Protocol, TypedDict, TypeVar, Unpack, runtime_checkable
 
 from shipflow.errors import ManifestError, ShipflowError, UsageError
 from shipflow.oci import mediatypes as mt
-from shipflow.oci.blobstream import keep_verification
+from shipflow.oci._blobstream import keep_verification
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor, Index, ManifestBytes
 from shipflow.oci.store import NullObserver, ProgressObserver, Store

@@ -10,7 +10,7 @@ How it stays consistent:
 * A blob is written to ``.shipflow-tmp/`` in the layout (same filesystem), hashed while
   written (on a helper thread for large blobs; not at all when the stream comes from another
   store's ``open_blob``, which verifies it and raises at its end instead — see
-  :mod:`shipflow.oci.blobstream`), checked for size and digest, fsynced and only then
+  :mod:`shipflow.oci._blobstream`), checked for size and digest, fsynced and only then
   renamed into ``blobs/``. The
   temporary directory is *not* under ``blobs/``: umoci takes every file in ``blobs/sha256/``
   for a blob.
@@ -51,12 +51,12 @@ from shipflow.errors import (
     UsageError,
 )
 from shipflow.oci import mediatypes as mt
-from shipflow.oci.blobstream import StreamHasher, VerifiedChunks, verified_by_source
+from shipflow.oci._blobstream import StreamHasher, VerifiedChunks, verified_by_source
+from shipflow.oci._layout_index import LayoutIndex, entry_descriptor
+from shipflow.oci._referrers import fallback_tag, list_referrers, merge_referrer, referrer_descriptor
 from shipflow.oci.digest import Digest
-from shipflow.oci.layout_index import LayoutIndex, entry_descriptor
 from shipflow.oci.models import Descriptor, Index, ManifestBytes, detect_media_type
 from shipflow.oci.reference import validate_tag
-from shipflow.oci.referrers import fallback_tag, list_referrers, merge_referrer, referrer_descriptor
 from shipflow.oci.store import CHUNK_SIZE, Store
 
 if TYPE_CHECKING:

@@ -23,8 +23,8 @@ from typing import Any
 from shipflow.errors import UsageError
 from shipflow.oci.digest import Digest
 from shipflow.oci.store import Store
-from shipflow.release.ledger import FactRef
-from shipflow.release.statements import (
+from shipflow.release._ledger import FactRef
+from shipflow.release._statements import (
     APPROVAL_PREDICATE,
     read_signed_facts,
     sign_statement,

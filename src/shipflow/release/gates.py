@@ -133,7 +133,7 @@ class CommandGate(Gate[PromotionContext]):
             if not result.ok:
                 failures.append(f"{self.name} command {result.describe()}")
             if self.settings.junit is not None:
-                from shipflow.release.junit import summarise_junit
+                from shipflow.release._junit import summarise_junit
 
                 junit = summarise_junit(self.settings.junit)
                 details["junit"] = junit

@@ -6,7 +6,7 @@ an environment holds now; the entries say since when, by whom, through which gat
 held before — which is where a rollback goes back to.
 
 Entries are append-only facts under never-reused tags, so two writers racing on one
-environment both keep their entry (see :mod:`shipflow.release.ledger`). Each entry also names
+environment both keep their entry (see :mod:`shipflow.release._ledger`). Each entry also names
 the digest the writer saw in the environment before it moved the tag (``previous``): a reader
 can tell when two moves raced (two entries with the same ``previous``).
 """
@@ -21,7 +21,7 @@ from typing import Any
 from shipflow.errors import DigestError, ManifestError, ManifestNotFound
 from shipflow.oci.digest import Digest
 from shipflow.oci.store import Store
-from shipflow.release.ledger import FactRef, list_facts, read_fact, write_fact
+from shipflow.release._ledger import FactRef, list_facts, read_fact, write_fact
 from shipflow.timeutil import utc_timestamp
 
 __all__ = [

@@ -59,12 +59,12 @@ from shipflow.oci.digest import Digest
 from shipflow.oci.reference import Reference, parse_reference
 from shipflow.oci.registry.config import RegistryConfig
 from shipflow.oci.store import Store
+from shipflow.release._ledger import FactRef, list_facts, new_fact_tag
+from shipflow.release._statements import SignedFact
 from shipflow.release.config import EnvironmentSettings, PipelineConfig, load_config
 from shipflow.release.gates import PromotionContext, gates_for, trusted_policy
 from shipflow.release.history import Action, HistoryEntry, current_digest, history, record_entry
-from shipflow.release.ledger import FactRef, list_facts, new_fact_tag
 from shipflow.release.records import find_record, promotion_predicate, write_record
-from shipflow.release.statements import SignedFact
 from shipflow.signing.keys import Signer
 
 __all__ = ["Pipeline", "PromotionRequest", "PromotionResult", "promote", "resolve_actor"]

@@ -24,8 +24,8 @@ from shipflow.gate import Evidence
 from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
 from shipflow.oci.store import Store
-from shipflow.release.ledger import FactRef
-from shipflow.release.statements import (
+from shipflow.release._ledger import FactRef
+from shipflow.release._statements import (
     PROMOTION_PREDICATE,
     SignedFact,
     read_signed_facts,

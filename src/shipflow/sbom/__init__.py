@@ -14,8 +14,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from shipflow.sbom._formats import SbomFormat, render
     from shipflow.sbom.catalog import catalog_directory
-    from shipflow.sbom.formats import SbomFormat, render
     from shipflow.sbom.image import catalog_image
     from shipflow.sbom.layers import Limits
     from shipflow.sbom.model import Distro, Inventory, Location, Package
@@ -41,8 +41,8 @@ __all__ = [
 # one name) does not import the rest.
 _MODULE_OF = {
     "catalog_directory": "shipflow.sbom.catalog",
-    "SbomFormat": "shipflow.sbom.formats",
-    "render": "shipflow.sbom.formats",
+    "SbomFormat": "shipflow.sbom._formats",
+    "render": "shipflow.sbom._formats",
     "catalog_image": "shipflow.sbom.image",
     "Limits": "shipflow.sbom.layers",
     "Distro": "shipflow.sbom.model",

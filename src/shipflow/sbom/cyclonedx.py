@@ -21,8 +21,8 @@ from typing import Any
 from cyclonedx.spdx import fixup_id
 
 from shipflow import __version__
+from shipflow.sbom._licenses import spdx_expression
 from shipflow.sbom.jsontext import dumps_indented
-from shipflow.sbom.licenses import spdx_expression
 from shipflow.sbom.model import Inventory, Package
 from shipflow.timeutil import utc_timestamp
 

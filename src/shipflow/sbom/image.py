@@ -12,9 +12,9 @@ from shipflow.errors import UsageError
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor, ManifestBytes
 from shipflow.oci.store import NullObserver, ProgressObserver
+from shipflow.sbom._filetree import FileTree
 from shipflow.sbom.catalog import catalog_source, combined_wants, reducers_of
 from shipflow.sbom.catalogers import image_catalogers
-from shipflow.sbom.filetree import FileTree
 from shipflow.sbom.layers import Budget, Limits, apply_layer
 from shipflow.sbom.model import Inventory
 from shipflow.sbom.source import Reducer, TreeSource, Wants

@@ -1,4 +1,4 @@
-"""Safe, streaming reader of image layers into a :class:`~shipflow.sbom.filetree.FileTree`.
+"""Safe, streaming reader of image layers into a :class:`~shipflow.sbom._filetree.FileTree`.
 
 Nothing is extracted to disk. Each layer blob is streamed once: decompressed (gzip, zstd or
 none; chosen by the magic bytes, cross-checked with the media type), walked as a tar archive,
@@ -41,7 +41,7 @@ from typing import Any, Self, TypeVar
 
 from shipflow.errors import LayerFormatError, UnsafeContentError
 from shipflow.oci import mediatypes as mt
-from shipflow.sbom.filetree import FileTree, Node
+from shipflow.sbom._filetree import FileTree, Node
 from shipflow.sbom.source import Reducer
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from shipflow.errors import UnsafeContentError
-from shipflow.sbom.filetree import FileTree, Node
+from shipflow.sbom._filetree import FileTree, Node
 from shipflow.sbom.model import Location
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from shipflow import __version__
+from shipflow.sbom._licenses import LicenseRef, resolve
 from shipflow.sbom.jsontext import dumps_indented
-from shipflow.sbom.licenses import LicenseRef, resolve
 from shipflow.sbom.model import Inventory, Package
 from shipflow.timeutil import utc_timestamp
 

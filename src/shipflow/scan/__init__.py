@@ -21,6 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from shipflow.scan._sbom_input import read_sbom
     from shipflow.scan.db import AdvisoryDB, DbInfo, ImportResult, default_db_path, import_paths
     from shipflow.scan.gate import (
         GateResult,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from shipflow.scan.model import Finding, ScanReport, SuppressedFinding, Suppression
     from shipflow.scan.reports import OutputFormat, render
     from shipflow.scan.run import Engine, discover_ignore_rules, scan_image, scan_target
-    from shipflow.scan.sbom_input import read_sbom
     from shipflow.scan.severity import Severity
     from shipflow.scan.vex import VexIndex, load_openvex
 
@@ -101,7 +101,7 @@ _MODULE_OF = {
     "discover_ignore_rules": "shipflow.scan.run",
     "scan_image": "shipflow.scan.run",
     "scan_target": "shipflow.scan.run",
-    "read_sbom": "shipflow.scan.sbom_input",
+    "read_sbom": "shipflow.scan._sbom_input",
     "Severity": "shipflow.scan.severity",
     "VexIndex": "shipflow.scan.vex",
     "load_openvex": "shipflow.scan.vex",

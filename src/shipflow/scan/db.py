@@ -12,7 +12,7 @@ The database's identity is a SHA-256 over every stored ``id`` and ``modified``: 
 with the same identity answer every scan the same way. Scans record it in their reports.
 
 Records are checked against the OSV schema's shape as they are imported
-(:func:`~shipflow.scan.osv_source.record_problem`); a malformed one is skipped and reported
+(:func:`~shipflow.scan._osv_source.record_problem`); a malformed one is skipped and reported
 (``ImportResult.problems``) so that it cannot break a later scan. Reading is defensive too: a
 malformed range already stored by an older shipflow is reported by the matcher, not raised.
 """
@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipflow.errors import InfrastructureError
-from shipflow.scan.ranges import ParsedEntry, parse_entry
+from shipflow.scan._ranges import ParsedEntry, parse_entry
 from shipflow.scan.severity import Severity
 from shipflow.timeutil import utc_timestamp
 
 if TYPE_CHECKING:
-    from shipflow.scan.osv_source import SourcedRecord
+    from shipflow.scan._osv_source import SourcedRecord
 
 # What only an import needs (the OSV readers, filelock, tempfile: 30-60 ms of start-up, python
 # -X importtime) is imported by import_paths; a scan only opens and reads.
@@ -244,8 +244,8 @@ def _references(record: Mapping[str, Any]) -> list[str]:
 
 class _Importer:
     def __init__(self, conn: sqlite3.Connection) -> None:
-        from shipflow.scan.ecosystems import normalise_name
-        from shipflow.scan.osv_source import record_problem
+        from shipflow.scan._ecosystems import normalise_name
+        from shipflow.scan._osv_source import record_problem
         from shipflow.scan.severity import rate
 
         self._normalise_name, self._record_problem, self._rate = normalise_name, record_problem, rate
@@ -403,7 +403,7 @@ def import_paths(paths: Iterable[Path], db_path: Path | None = None) -> ImportRe
 
 
 def _import_into_copy(paths: list[Path], target: Path, tmp: Path) -> ImportResult:
-    from shipflow.scan.osv_source import read_records
+    from shipflow.scan._osv_source import read_records
 
     conn = _connect(tmp, readonly=False)
     try:

@@ -236,7 +236,7 @@ class VulnerabilityGate(Gate[GateContext]):
     def _sbom_inventory(self, ctx: GateContext) -> tuple[Any, str]:
         if self.sbom_policy is None:
             return None, "layers"
-        from shipflow.scan.sbom_input import read_sbom_document
+        from shipflow.scan._sbom_input import read_sbom_document
         from shipflow.signing.dsse import predicate_type_uri
         from shipflow.signing.verify import verify_attestations_report
 

@@ -44,8 +44,8 @@ from typing import Any
 
 from shipflow.errors import ConfigError
 from shipflow.fsutil import read_capped
+from shipflow.scan._purls import purl_matches
 from shipflow.scan.model import Finding, Suppression, SuppressionKind
-from shipflow.scan.purls import purl_matches
 from shipflow.signing.jsondoc import parse_yaml
 
 TRIVY_YAML_NAMES = frozenset({".trivyignore.yaml", ".trivyignore.yml"})

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from shipflow.sbom.model import OS_PACKAGE_TYPES, Inventory, Package
+from shipflow.scan._ecosystems import Query, query_for
+from shipflow.scan._ranges import evaluate
 from shipflow.scan.aliases import merge_aliases, source_of
 from shipflow.scan.db import AdvisoryDB
-from shipflow.scan.ecosystems import Query, query_for
 from shipflow.scan.ignore import IgnoreRules
 from shipflow.scan.model import (
     AdvisorySource,
@@ -22,7 +23,6 @@ from shipflow.scan.model import (
     SuppressedFinding,
     Suppression,
 )
-from shipflow.scan.ranges import evaluate
 from shipflow.scan.versions import scheme_for
 from shipflow.scan.vex import VexIndex
 from shipflow.timeutil import format_utc

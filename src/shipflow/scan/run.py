@@ -115,7 +115,7 @@ def scan_target(
             target, db, options, registry=registry, platform=platform, observer=observer
         )
     if engine is Engine.TRIVY or engine is Engine.GRYPE:
-        from shipflow.scan.engines import run_engine
+        from shipflow.scan._engines import run_engine
 
         return run_engine(engine.value, target.text, options)
     assert_never(engine)
@@ -131,7 +131,7 @@ def _scan_with_shipflow(
     observer: ProgressObserver | None,
 ) -> ScanReport:
     if target.kind is TargetKind.SBOM_FILE:
-        from shipflow.scan.sbom_input import read_sbom
+        from shipflow.scan._sbom_input import read_sbom
 
         assert target.path is not None
         result = read_sbom(target.path)

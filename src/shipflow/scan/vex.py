@@ -17,8 +17,8 @@ from typing import Any
 
 from shipflow.errors import ConfigError
 from shipflow.fsutil import read_capped
+from shipflow.scan._purls import purl_matches
 from shipflow.scan.model import Finding, Suppression
-from shipflow.scan.purls import purl_matches
 from shipflow.signing.jsondoc import parse_json
 
 _STATUSES = {"not_affected", "affected", "fixed", "under_investigation"}

@@ -29,7 +29,7 @@ from shipflow.build import (
     provenance_predicate,
     read_labels,
 )
-from shipflow.build.context import digest_context, load_ignore_file
+from shipflow.build._context import digest_context, load_ignore_file
 from shipflow.errors import EXIT_CHECK_FAILED
 from shipflow.events import RecordingSink
 from shipflow.oci.digest import Digest

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shipflow.build.builders import (
+from shipflow.build._builders import (
     BuildahBuilder,
     BuilderChoice,
     BuilderOptions,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shipflow.build.context import IgnoreMatcher, digest_context, load_ignore_file
+from shipflow.build._context import IgnoreMatcher, digest_context, load_ignore_file
 from shipflow.errors import UsageError
 
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from shipflow.build.dockerfile import parse_dockerfile
-from shipflow.build.inputs import BuildInputs, fingerprint_tag
+from shipflow.build._dockerfile import parse_dockerfile
+from shipflow.build._inputs import BuildInputs, fingerprint_tag
 from shipflow.errors import UsageError
 from shipflow.oci.reference import validate_tag
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from shipflow.build.context import ContextDigest
+from shipflow.build._context import ContextDigest
+from shipflow.build._inputs import FINGERPRINT_LABEL, BuildInputs
 from shipflow.build.core import BaseImageDigest, BuildResult, image_labels
-from shipflow.build.inputs import FINGERPRINT_LABEL, BuildInputs
 from shipflow.build.provenance import BUILD_TYPE, SLSA_PROVENANCE_V1, provenance_for, provenance_predicate
 from shipflow.build.source import SourceInfo, clean_repository_url
 from shipflow.errors import UsageError

@@ -1,4 +1,4 @@
-"""Fast verified blob streams (shipflow.oci.blobstream) and the stores that use them.
+"""Fast verified blob streams (shipflow.oci._blobstream) and the stores that use them.
 
 Hashing on a helper thread must give the digest inline hashing gives; a stream whose source
 verifies it is hashed once, yet wrong bytes still never become visible in a layout or a real
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from shipflow.errors import IntegrityError
-from shipflow.oci.blobstream import (
+from shipflow.oci._blobstream import (
     BACKGROUND_HASH_MIN,
     StreamHasher,
     VerifiedChunks,

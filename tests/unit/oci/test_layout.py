@@ -21,12 +21,12 @@ from shipflow.errors import (
     UsageError,
 )
 from shipflow.oci import mediatypes as mt
+from shipflow.oci._layout_index import REF_NAME
+from shipflow.oci._referrers import fallback_tag
 from shipflow.oci.digest import Digest
 from shipflow.oci.layout import LayoutStore
-from shipflow.oci.layout_index import REF_NAME
 from shipflow.oci.models import ManifestBytes
 from shipflow.oci.open import open_store
-from shipflow.oci.referrers import fallback_tag
 from shipflow.oci.store import CHUNK_SIZE, Store
 from support.layout_images import BuiltImage, artifact, build_image, put_blobs, put_image
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 
 from shipflow.oci import mediatypes as mt
-from shipflow.oci.digest import Digest
-from shipflow.oci.models import ManifestBytes
-from shipflow.oci.reference import validate_tag
-from shipflow.oci.referrers import (
+from shipflow.oci._referrers import (
     empty_index,
     fallback_tag,
     list_referrers,
@@ -17,6 +14,9 @@ from shipflow.oci.referrers import (
     remove_referrer,
     subject_of,
 )
+from shipflow.oci.digest import Digest
+from shipflow.oci.models import ManifestBytes
+from shipflow.oci.reference import validate_tag
 
 SUBJECT = Digest.of(b"the image manifest")
 EMPTY = {"mediaType": mt.OCI_EMPTY, "digest": str(Digest.of(b"{}")), "size": 2}

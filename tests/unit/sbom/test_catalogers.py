@@ -9,12 +9,12 @@ import pytest
 
 from shipflow.errors import UsageError
 from shipflow.sbom import Inventory, SbomFormat, catalog_directory, render
+from shipflow.sbom._purls import normalise_pypi_name
 from shipflow.sbom.catalogers.apk import parse_installed
 from shipflow.sbom.catalogers.dpkg import DpkgCataloger, is_installed, parse_stanzas
 from shipflow.sbom.catalogers.lockfiles import parse_requirements
 from shipflow.sbom.catalogers.osrelease import parse_os_release
 from shipflow.sbom.catalogers.python import PythonCataloger
-from shipflow.sbom.purls import normalise_pypi_name
 from support.paths import DATA_DIR
 from support.sbom import validate_spdx
 

@@ -14,7 +14,7 @@ import pytest
 from shipflow.errors import InvalidReference, LayerFormatError, UsageError
 from shipflow.oci import mediatypes as mt
 from shipflow.sbom import catalog_directory
-from shipflow.sbom.filetree import FileTree
+from shipflow.sbom._filetree import FileTree
 from shipflow.sbom.layers import Budget, Limits, apply_layer, describe_magic
 from shipflow.sbom.target import TargetKind, detect_target
 

@@ -21,9 +21,9 @@ import zstandard
 from shipflow.errors import IntegrityError, LayerFormatError, UnsafeContentError
 from shipflow.oci.layout import LayoutStore
 from shipflow.oci.store import NullObserver
+from shipflow.sbom._filetree import FileTree
 from shipflow.sbom.catalog import catalog_source, combined_wants
 from shipflow.sbom.catalogers import installed_catalogers
-from shipflow.sbom.filetree import FileTree
 from shipflow.sbom.image import catalog_image, image_tree
 from shipflow.sbom.layers import Limits
 from shipflow.sbom.source import TreeSource

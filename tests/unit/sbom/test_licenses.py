@@ -10,8 +10,8 @@ import random
 import pytest
 from license_expression import get_spdx_licensing
 
-from shipflow.sbom import licenses
-from shipflow.sbom.licenses import COMMON_SPDX_IDS, resolve, spdx_expression
+from shipflow.sbom import _licenses as licenses
+from shipflow.sbom._licenses import COMMON_SPDX_IDS, resolve, spdx_expression
 
 
 def library(text: str) -> str | None:

@@ -1,4 +1,4 @@
-"""shipflow builds purl strings itself (sbom/purls.py: packageurl-python cost 134 µs a purl);
+"""shipflow builds purl strings itself (sbom/_purls.py: packageurl-python cost 134 µs a purl);
 they must be exactly what packageurl-python writes for the same components: on real package
 records (this machine's dpkg status, the lock files of tests/data) and on generated hostile
 names. tests/interop/test_purls_vs_packageurl.py does the same on the image corpus."""
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipflow.sbom import purls
+from shipflow.sbom import _purls as purls
 from shipflow.sbom.catalog import catalog_directory
 from shipflow.sbom.catalogers.dpkg import DpkgCataloger
 from shipflow.sbom.model import Distro

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from shipflow.sbom import Distro, Inventory, Location, Package, SbomFormat, render
+from shipflow.sbom._licenses import resolve
 from shipflow.sbom.cyclonedx import cyclonedx_json
-from shipflow.sbom.licenses import resolve
 from shipflow.sbom.spdx import spdx_json
 from support.sbom import validate_cyclonedx, validate_spdx
 
@@ -172,7 +172,7 @@ def test_licence_resolution() -> None:
 @pytest.mark.parametrize("fmt", list(SbomFormat))
 def test_scanner_reads_back_what_we_write(fmt: SbomFormat, tmp_path: Path) -> None:
     """Round trip through the scanner's SBOM reader: purls, source packages, distro, subject."""
-    from shipflow.scan.sbom_input import read_sbom
+    from shipflow.scan._sbom_input import read_sbom
 
     path = tmp_path / "sbom.json"
     path.write_text(render(sample_inventory(), fmt))

@@ -30,8 +30,8 @@ from shipflow.scan import (
     load_openvex,
     scan_inventory,
 )
+from shipflow.scan._engines import report_from_engine
 from shipflow.scan.aliases import choose_severity, merge_aliases, parse_severity_sources, source_of
-from shipflow.scan.engines import report_from_engine
 from shipflow.scan.model import AdvisorySource, Finding, PackageRef
 from shipflow.scan.reports import OutputFormat, render
 from shipflow.scan.reports.json_report import SCHEMA_FILE, report_to_json

@@ -9,7 +9,7 @@ import json
 import jsonschema
 
 from shipflow.scan import ScanOptions, Severity, evaluate_gate
-from shipflow.scan.engines import engine_command, report_from_engine
+from shipflow.scan._engines import engine_command, report_from_engine
 from shipflow.scan.ignore import IgnoreEntry, IgnoreRules
 from shipflow.scan.reports.json_report import SCHEMA_FILE, report_to_json
 from support.engine_reports import GRYPE, TRIVY

@@ -18,9 +18,10 @@ import pytest
 
 from shipflow.errors import ConfigError, UsageError
 from shipflow.sbom.model import Inventory, Package
-from shipflow.scan import AdvisoryDB, ScanOptions, import_paths, osv_source, scan_inventory
-from shipflow.scan.osv_source import record_problem
-from shipflow.scan.ranges import evaluate, parse_entry
+from shipflow.scan import AdvisoryDB, ScanOptions, import_paths, scan_inventory
+from shipflow.scan import _osv_source as osv_source
+from shipflow.scan._osv_source import record_problem
+from shipflow.scan._ranges import evaluate, parse_entry
 from shipflow.scan.versions import scheme_for
 
 OSV = Path(__file__).resolve().parents[2] / "data" / "osv"
@@ -102,7 +103,7 @@ def test_record_shape_problems_are_named(change: dict[str, Any], reason: str) ->
 
 
 def test_the_fixture_records_have_the_schema_shape() -> None:
-    from shipflow.scan.osv_source import read_records
+    from shipflow.scan._osv_source import read_records
 
     records = [item.record for path in (OSV / "records", OSV / "derived") for item in read_records(path)]
     assert len(records) == 8

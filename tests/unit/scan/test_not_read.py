@@ -17,8 +17,8 @@ from shipflow.sbom import SbomFormat, catalog_directory, render
 from shipflow.sbom.model import Inventory
 from shipflow.scan import AdvisoryDB, OutputFormat, import_paths, scan_inventory
 from shipflow.scan import render as render_report
+from shipflow.scan._sbom_input import read_sbom
 from shipflow.scan.reports.json_report import SCHEMA_FILE
-from shipflow.scan.sbom_input import read_sbom
 from support.paths import DATA_DIR
 from support.sbom import validate_cyclonedx, validate_spdx
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shipflow.scan.ranges import evaluate
+from shipflow.scan._ranges import evaluate
 from shipflow.scan.versions import scheme_for
 
 NPM = scheme_for("npm")

@@ -14,7 +14,7 @@ import pytest
 from shipflow.sbom import catalog_directory
 from shipflow.sbom.model import Distro, Inventory, Location, Package
 from shipflow.scan import AdvisoryDB, import_paths, scan_inventory
-from shipflow.scan.ecosystems import os_ecosystems, query_for
+from shipflow.scan._ecosystems import os_ecosystems, query_for
 from shipflow.scan.versions import InvalidVersion, rpm, scheme_for
 from support.paths import DATA_DIR
 

@@ -9,8 +9,8 @@ import pytest
 
 from shipflow.errors import ConfigError
 from shipflow.sbom import SbomFormat, render
+from shipflow.sbom._purls import npm_purl, os_package_purl
 from shipflow.sbom.model import Distro, Inventory, Package
-from shipflow.sbom.purls import npm_purl, os_package_purl
 from shipflow.scan import read_sbom
 
 DEBIAN = Distro("debian", "12", "Debian GNU/Linux 12 (bookworm)")

@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterator
 import httpx
 
 from shipflow.errors import IntegrityError, RegistryError, TransportError
-from shipflow.oci.blobstream import StreamHasher
+from shipflow.oci._blobstream import StreamHasher
 from shipflow.oci.digest import Digest
 from shipflow.oci.registry.client import RegistryClient
 from shipflow.oci.registry.deadline import Progress

@@ -12,7 +12,7 @@ exact bytes. A manifest PUT counts only on ``201`` (or another 2xx naming its di
 
 Referrers: the OCI 1.1 API (``GET /v2/<name>/referrers/<digest>``) where the registry has it,
 else the referrers *tag scheme* (an index under ``sha256-<hex>``, see
-:mod:`shipflow.oci.referrers`). Updating the fallback index is a read-modify-write without a
+:mod:`shipflow.oci._referrers`). Updating the fallback index is a read-modify-write without a
 lock: two writers adding referrers to the same subject at the same moment can lose one entry
 (last writer wins; distribution has no compare-and-swap for tags). :meth:`add_referrer`
 narrows the window by reading the tag back and re-merging if its entry is missing.
@@ -46,11 +46,11 @@ from shipflow.errors import (
     TransportError,
 )
 from shipflow.oci import mediatypes as mt
-from shipflow.oci.blobstream import VerifiedChunks
+from shipflow.oci._blobstream import VerifiedChunks
+from shipflow.oci._referrers import fallback_tag, list_referrers, merge_referrer, referrer_descriptor
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import Descriptor, ManifestBytes, detect_media_type
 from shipflow.oci.reference import validate_tag
-from shipflow.oci.referrers import fallback_tag, list_referrers, merge_referrer, referrer_descriptor
 from shipflow.oci.registry.client import RegistryClient
 from shipflow.oci.registry.download import BlobDownload
 from shipflow.oci.registry.upload import BlobUploader, blob_exists, pull_scope, push_scope

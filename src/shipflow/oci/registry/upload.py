@@ -10,7 +10,7 @@ distribution-spec "Pushing blobs":
   streamed from the source (memory stays at one read chunk) while it is hashed; a size or
   digest mismatch cancels the session (``DELETE``) before the ``PUT`` that would commit it.
 * A source stream that verifies itself (``open_blob`` of any store, see
-  :mod:`shipflow.oci.blobstream`) is not hashed a second time: it is read to its end, which
+  :mod:`shipflow.oci._blobstream`) is not hashed a second time: it is read to its end, which
   raises on wrong bytes, before the commit. Large blobs are hashed on a helper thread.
 * **Mount**: ``POST /v2/<name>/blobs/uploads/?mount=<d>&from=<repo>``: ``201`` means the
   registry linked the blob without any bytes moving; ``202`` means it did not (the session it
@@ -45,7 +45,7 @@ from urllib.parse import urlencode
 import httpx
 
 from shipflow.errors import IntegrityError, RegistryError, ShipflowError, TransportError
-from shipflow.oci.blobstream import StreamHasher, verified_by_source
+from shipflow.oci._blobstream import StreamHasher, verified_by_source
 from shipflow.oci.digest import Digest
 from shipflow.oci.registry.client import RETRY_STATUSES, RegistryClient, retry_after_seconds
 from shipflow.oci.registry.deadline import Budget
@@ -77,7 +77,7 @@ class BlobUploader:
     def upload(self, digest: Digest, size: int, chunks: Iterable[bytes]) -> None:
         """Upload a blob (caller has checked it is missing); verify size and digest."""
         # A stream its source verifies against this digest is not hashed a second time here
-        # (see shipflow.oci.blobstream); it is still read to its end before the commit.
+        # (see shipflow.oci._blobstream); it is still read to its end before the commit.
         verified = verified_by_source(chunks, digest)
         if size <= self.client.config.monolithic_threshold:
             self._monolithic(digest, size, _collect(digest, size, chunks, verified=verified))

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from shipflow.sbom._purls import normalise_pypi_name
 from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.packages import npm_package, pypi_package
 from shipflow.sbom.catalogers.parsing import (
@@ -37,7 +38,6 @@ from shipflow.sbom.catalogers.parsing import (
     text,
 )
 from shipflow.sbom.model import Distro, Location, Package
-from shipflow.sbom.purls import normalise_pypi_name
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shipflow.sbom.model import Distro, Location, Package, PackageType
-from shipflow.sbom.purls import (
+from shipflow.sbom._purls import (
     cargo_purl,
     composer_purl,
     gem_purl,
@@ -16,6 +15,7 @@ from shipflow.sbom.purls import (
     os_package_purl,
     pypi_purl,
 )
+from shipflow.sbom.model import Distro, Location, Package, PackageType
 
 
 def npm_package(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import posixpath
 
+from shipflow.sbom._purls import normalise_pypi_name
 from shipflow.sbom.catalogers.base import Cataloged
 from shipflow.sbom.catalogers.lockfiles import in_dependency_dir
 from shipflow.sbom.catalogers.packages import pypi_package
 from shipflow.sbom.catalogers.parsing import Unreadable, load_json_object, mapping
 from shipflow.sbom.model import Distro, Location, Package
-from shipflow.sbom.purls import normalise_pypi_name
 from shipflow.sbom.source import FileSource
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ class BuildInputs:
     revision: str
     dockerfile: str  # the Dockerfile's path relative to the context ("Dockerfile")
     dockerfile_digest: str  # sha256:<hex> of its bytes
-    context_digest: str  # :func:`shipflow.build.context.digest_context`
+    context_digest: str  # :func:`shipflow.build._context.digest_context`
     build_args: tuple[tuple[str, str], ...]
     platform: str
     target: str | None = None

@@ -1,6 +1,6 @@
 """The build context as the builder sees it, and one digest over it.
 
-The digest is part of the build-inputs fingerprint (:mod:`shipflow.build.inputs`): two builds
+The digest is part of the build-inputs fingerprint (:mod:`shipflow.build._inputs`): two builds
 whose contexts hash the same send the builder the same files. It covers every file the
 builder would receive — the context directory less what ``.containerignore`` /
 ``.dockerignore`` excludes — by relative path, type, permission bits, size and content (symlinks

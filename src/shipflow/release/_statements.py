@@ -20,7 +20,7 @@ from typing import Any
 from shipflow.errors import VerificationError
 from shipflow.oci.digest import Digest
 from shipflow.oci.store import Store
-from shipflow.release.ledger import FactRef, list_facts, read_fact, write_fact
+from shipflow.release._ledger import FactRef, list_facts, read_fact, write_fact
 from shipflow.signing.dsse import INTOTO_PAYLOAD_TYPE, STATEMENT_V1, build_envelope, build_statement, pae
 from shipflow.signing.keys import Signer
 from shipflow.signing.policy import Policy
