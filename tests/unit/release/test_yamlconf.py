@@ -60,6 +60,17 @@ def test_billion_laughs_and_deep_nesting_are_refused(tmp_path: Path) -> None:
         load_yaml(write(tmp_path, deep))
 
 
+def test_very_deep_flow_nesting_is_refused_at_its_line_before_the_scanner_reads_it_all(
+    tmp_path: Path,
+) -> None:
+    # 100,000 levels: PyYAML's scanner is quadratic in the flow depth (seconds to minutes for the
+    # whole document); the parser's events are walked lazily and stop at the 33rd level, so the
+    # error names the line, which a RecursionError from the composer could not.
+    deep = "image: oci:./store\nroles:\n  ci: " + "[" * 100_000 + "]" * 100_000 + "\n"
+    with pytest.raises(ConfigError, match=r":3: nested more than 32 levels deep$"):
+        load_yaml(write(tmp_path, deep))
+
+
 def test_empty_file_is_an_empty_mapping(tmp_path: Path) -> None:
     assert load_yaml(write(tmp_path, "")).mapping() == {}
 
