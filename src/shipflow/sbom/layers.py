@@ -178,7 +178,7 @@ class _Prefetcher:
         self._thread.join()
 
 
-class _ChunkStream(io.RawIOBase):
+class ChunkStream(io.RawIOBase):
     """A raw file object over an iterator of byte chunks (a store's blob stream)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -370,7 +370,7 @@ class _SafeTarInfo(tarfile.TarInfo):
         return result
 
 
-def _open_decompressed(raw: io.BufferedReader[Any], media_type: str | None, layer: str) -> Any:
+def open_decompressed(raw: io.BufferedReader[Any], media_type: str | None, layer: str) -> Any:
     """A readable stream of the layer's tar bytes, by magic bytes (the media type is only
     cross-checked: some tools label zstd layers as gzip)."""
     head = raw.peek(_TAR_MAGIC_OFFSET + 8)[:512]
@@ -415,7 +415,7 @@ def _open_decompressed(raw: io.BufferedReader[Any], media_type: str | None, laye
     return raw
 
 
-def _read_errors() -> tuple[type[Exception], ...]:
+def read_errors() -> tuple[type[Exception], ...]:
     """What a broken layer raises while it is read; zstandard's error once a zstd layer has
     imported it (before that none can occur)."""
     errors: tuple[type[Exception], ...] = (tarfile.TarError, EOFError, zlib.error)
@@ -455,10 +455,10 @@ def apply_layer(
     index = len(tree.layers)
     tree.layers.append(digest)
     prefetcher = _Prefetcher(chunks)
-    source = _ChunkStream(iter(prefetcher))
+    source = ChunkStream(iter(prefetcher))
     raw = io.BufferedReader(source, buffer_size=_READ_CHUNK)
     try:
-        stream = _open_decompressed(raw, media_type, digest)
+        stream = open_decompressed(raw, media_type, digest)
         reader = _ForwardReader(stream, budget, digest)
         if not stream.peek(1):
             source.drain()  # a zero-byte tar stream: an empty layer
@@ -477,7 +477,7 @@ def apply_layer(
                 )
             _apply_member(tree, archive, member, index, wants, budget, reducers)
         source.drain()
-    except _read_errors() as exc:
+    except read_errors() as exc:
         raise LayerFormatError(
             f"layer {digest} is not a readable tar archive: {exc}",
             hint="the layer is corrupt or in an unsupported compression (gzip, zstd, plain tar)",

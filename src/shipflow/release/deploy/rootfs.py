@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import gzip
 import io
 import logging
 import os
@@ -37,13 +36,10 @@ import shutil
 import stat
 import tarfile
 import tempfile
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import zstandard
 
 from shipflow.errors import (
     InfrastructureError,
@@ -52,10 +48,10 @@ from shipflow.errors import (
     UnsafeContentError,
     UsageError,
 )
-from shipflow.oci import mediatypes as mt
 from shipflow.oci.digest import Digest
 from shipflow.oci.models import ImageConfig, ManifestBytes
 from shipflow.oci.store import Store
+from shipflow.sbom.layers import ChunkStream, normalise_member_name, open_decompressed, read_errors
 
 __all__ = [
     "ImageRuntime",
@@ -72,8 +68,6 @@ log = logging.getLogger(__name__)
 VERSION_LABEL = "org.opencontainers.image.version"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _CHUNK = 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
@@ -179,32 +173,6 @@ def _str_list(value: Any) -> list[str]:
 # -- extraction ----------------------------------------------------------------------------------
 
 
-class _ChunkReader(io.RawIOBase):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                self._pending = memoryview(next(self._chunks))
-            except StopIteration:
-                return 0
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def drain(self) -> None:
-        """Read the blob to its end, so the store checks its digest over every byte."""
-        self._pending = memoryview(b"")
-        for _ in self._chunks:
-            pass
-
-
 class _Counted(io.RawIOBase):
     """Counts decompressed bytes against the budget as ``tarfile`` reads them."""
 
@@ -245,37 +213,6 @@ class _Budget:
             raise UnsafeContentError(f"the image has more than {self.limits.max_entries} files; stopped")
 
 
-def _decompressed(raw: Any, media_type: str) -> Any:
-    head = raw.peek(4)[:4]
-    if head.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    if head.startswith(_ZSTD_MAGIC):
-        reader = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
-            raw, read_across_frames=True
-        )
-        return io.BufferedReader(reader, buffer_size=_CHUNK)
-    if media_type in mt.GZIP_LAYERS or media_type in mt.ZSTD_LAYERS:
-        log.warning("layer declared %s but not compressed; reading it as a plain tar", media_type)
-    return raw
-
-
-def _parts(name: str, layer: str) -> list[str]:
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                raise UnsafeContentError(
-                    f"layer {layer} has an entry that escapes the image root: {name!r}",
-                    hint="the image is malicious or broken; do not run it",
-                )
-            parts.pop()
-            continue
-        parts.append(part)
-    return parts
-
-
 def _inside(root: Path, rel: str) -> Path:
     """``root/rel`` with every symlink resolved, refusing a path that resolves outside ``root``."""
     real_root = os.path.realpath(root)
@@ -313,7 +250,9 @@ def _filter_for(name: str, parent_depth: int) -> Any:
         if member.issym() and member.linkname.startswith("/"):
             member = member.replace(linkname=_relative_link(parent_depth, member.linkname), deep=False)
         if member.islnk():
-            member = member.replace(linkname="/".join(_parts(member.linkname, "hardlink")), deep=False)
+            member = member.replace(
+                linkname="/".join(normalise_member_name(member.linkname, "hardlink")), deep=False
+            )
         try:
             return tarfile.data_filter(member, dest)
         except tarfile.FilterError as exc:
@@ -381,17 +320,17 @@ def extract_layers(
         layer_name = layer.digest.short
         written: set[str] = set()
         with store.open_blob(layer.digest) as chunks:
-            source = _ChunkReader(iter(chunks))
+            source = ChunkStream(iter(chunks))
             raw = io.BufferedReader(source, buffer_size=_CHUNK)
             try:
                 stream = io.BufferedReader(
-                    _Counted(_decompressed(raw, layer.media_type), budget, layer_name), _CHUNK
+                    _Counted(open_decompressed(raw, layer.media_type, layer_name), budget, layer_name), _CHUNK
                 )
                 if stream.peek(1):
                     with tarfile.open(fileobj=stream, mode="r|") as archive:
                         for member in archive:
                             budget.entry()
-                            parts = _parts(member.name, layer_name)
+                            parts = normalise_member_name(member.name, layer_name)
                             if not parts:
                                 continue
                             if parts[-1].startswith(_WHITEOUT):
@@ -400,13 +339,19 @@ def extract_layers(
                             _extract_member(archive, member, root, parts)
                             written.add("/".join(parts))
                 source.drain()
-            except (tarfile.TarError, EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
+            except _extraction_errors() as exc:
                 if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise InfrastructureError(f"no space left while extracting {layer_name}: {exc}") from exc
                 raise LayerFormatError(
                     f"layer {layer_name} cannot be extracted: {exc}",
                     hint="the layer is corrupt or in an unsupported format (gzip, zstd or plain tar)",
                 ) from exc
+
+
+def _extraction_errors() -> tuple[type[BaseException], ...]:
+    """What a broken layer or a full disk raises while extracting; evaluated when one is raised,
+    so that zstandard's error is included once a zstd layer has imported it."""
+    return (*read_errors(), OSError)
 
 
 def _prepare_runtime(root: Path) -> None:

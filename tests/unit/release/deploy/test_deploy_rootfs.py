@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,28 @@ def test_runtime_from_config_and_rootfs_reused(store: LayoutStore, tmp_path: Pat
     assert (root / "tmp").is_dir() and (root / "etc/hosts").exists()
     again, fresh_again = ensure_rootfs(store, runtime, tmp_path / "state")
     assert again == root and not fresh_again
+
+
+def test_a_layer_that_is_not_a_tar_says_what_it_is(store: LayoutStore, tmp_path: Path) -> None:
+    """The local target reads layers with the SBOM's layer reader (``sbom.layers``): a zip
+    declared as a gzip layer is named as such, not reported as a tar error."""
+    from shipflow.errors import LayerFormatError
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app/x", b"x")
+    digest = image(store, [(archive.getvalue(), mt.OCI_LAYER_GZIP)])
+    with pytest.raises(LayerFormatError, match=r"is a zip archive, not gzip as its media type"):
+        extract(store, digest, tmp_path / "root")
+
+
+def test_zstd_layer_and_its_corruption(store: LayoutStore, tmp_path: Path) -> None:
+    from shipflow.errors import LayerFormatError
+
+    blob, media = tar_layer([("file", "app/x", b"zstd" * 100)], compress="zstd")
+    root = extract(store, image(store, [(blob, media)]), tmp_path / "root")
+    assert (root / "app" / "x").read_bytes() == b"zstd" * 100
+    # A damaged zstd frame is a layer format error naming the layer, never a zstandard traceback.
+    damaged = blob[:4] + bytes(range(256)) * 4
+    with pytest.raises(LayerFormatError, match="cannot be extracted"):
+        extract(store, image(store, [(damaged, media)]), tmp_path / "root2")
