@@ -18,10 +18,9 @@ nothing a command does not need.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shipflow._lazy import lazy_names
 
 if TYPE_CHECKING:
     from shipflow.release.approvals import approve
@@ -54,6 +53,8 @@ _MODULE_OF = {
     "verify_image": "shipflow.release.verify_image",
 }
 
+__getattr__, __dir__ = lazy_names(__name__, _MODULE_OF)
+
 __all__ = [
     "HistoryEntry",
     "Pipeline",
@@ -75,32 +76,3 @@ __all__ = [
     "verify_image",
     "where",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipflow.release' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-class _Package(types.ModuleType):
-    """``release`` and ``history`` name functions and the submodules that define them. Python
-    binds a submodule on its package once it is imported (``from shipflow.release.history import
-    …`` anywhere sets ``shipflow.release.history``), after which ``from shipflow.release import
-    history`` would give the module, depending on import order: the function is bound instead
-    (as in :mod:`shipflow.signing`); the submodule stays in ``sys.modules``."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _MODULE_OF.get(name) == value.__name__:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

@@ -17,10 +17,9 @@ and ``.att`` tags), so ``cosign verify`` accepts ours and we accept cosign's. Ke
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shipflow._lazy import lazy_names
 
 if TYPE_CHECKING:
     from shipflow.errors import KeyFileError, SignatureVerificationError
@@ -135,34 +134,4 @@ _MODULE_OF = {
     "verify_report": "shipflow.signing.verify",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = importlib.import_module(module)
-    for exported, where in _MODULE_OF.items():  # the module's other names with it
-        if where == module:
-            globals()[exported] = getattr(loaded, exported)
-    return globals()[name]
-
-
-class _Package(types.ModuleType):
-    """This package's module type. ``sign`` and ``verify`` are names of functions and of the
-    submodules that define them: the import system binds a submodule on its package once it is
-    loaded (``from shipflow.signing.sign import attest`` anywhere sets ``shipflow.signing.sign``),
-    after which ``from shipflow.signing import sign`` gave the module ('module' object is not
-    callable, depending on import order). The function of that name is bound instead; the
-    submodule stays in ``sys.modules`` for ``from shipflow.signing.sign import …``."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _MODULE_OF.get(name) == value.__name__:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _MODULE_OF)

@@ -10,8 +10,9 @@ Public API::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shipflow._lazy import lazy_names
 
 if TYPE_CHECKING:
     from shipflow.oci.registry.client import RegistryClient
@@ -24,16 +25,11 @@ __all__ = ["Credentials", "RegistryClient", "RegistryConfig", "RegistryStore", "
 # Loaded on first use (PEP 562): importing the settings (``registry.config``, which every CLI
 # command does) must not import httpx (≈ 0.1 s) for a command that only reads an OCI layout.
 _HOMES = {
-    "RegistryClient": "client",
-    "RegistryConfig": "config",
-    "Credentials": "credentials",
-    "resolve_credentials": "credentials",
-    "RegistryStore": "store",
+    "RegistryClient": ".client",
+    "RegistryConfig": ".config",
+    "Credentials": ".credentials",
+    "resolve_credentials": ".credentials",
+    "RegistryStore": ".store",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)

@@ -9,8 +9,9 @@ builders need the canary's report type.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shipflow._lazy import lazy_names
 
 if TYPE_CHECKING:
     from shipflow.release.notify.payloads import JSON_SCHEMA, build_payload
@@ -31,20 +32,15 @@ __all__ = [
 ]
 
 _HOME = {
-    "JSON_SCHEMA": "payloads",
-    "build_payload": "payloads",
-    "NotifySettings": "settings",
-    "WebhookFormat": "settings",
-    "notify_settings_from_node": "settings",
-    "render_summary": "summary",
-    "Delivery": "webhook",
-    "WebhookNotifier": "webhook",
-    "webhook_display": "webhook",
+    "JSON_SCHEMA": ".payloads",
+    "build_payload": ".payloads",
+    "NotifySettings": ".settings",
+    "WebhookFormat": ".settings",
+    "notify_settings_from_node": ".settings",
+    "render_summary": ".summary",
+    "Delivery": ".webhook",
+    "WebhookNotifier": ".webhook",
+    "webhook_display": ".webhook",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__, __dir__ = lazy_names(__name__, _HOME)

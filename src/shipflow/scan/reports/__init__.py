@@ -6,10 +6,10 @@ of start-up here), which a ``--format json`` scan never uses.
 
 from __future__ import annotations
 
-import importlib
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, assert_never
 
+from shipflow._lazy import lazy_names
 from shipflow.sbom.jsontext import dumps_indented
 
 if TYPE_CHECKING:
@@ -27,14 +27,7 @@ _MODULE_OF = {
     "report_to_sarif": "shipflow.scan.reports.sarif",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, _MODULE_OF)
 
 
 class OutputFormat(StrEnum):
