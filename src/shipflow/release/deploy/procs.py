@@ -1,6 +1,12 @@
 """Subprocesses for deploy targets: a process group of their own, a deadline that kills the
 whole group, and output captured with a bound (the head and the tail are kept, the middle is
 dropped), so a chatty or hung deploy command can neither fill memory nor block a rollback.
+
+Not :func:`shipflow.proc.run_bounded`, the house's runner for gates and migrations: that one
+kills the command's whole process group when the command exits and closes the pipe after a
+second, while a deploy command may legitimately leave a service running behind it (``nohup
+./server &``, ``docker run -d``); here the group is only killed at the deadline, and the output
+of what it left behind is read in the background instead of breaking its pipe.
 """
 
 from __future__ import annotations
