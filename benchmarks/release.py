@@ -60,21 +60,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shipflow.release.release import STEPS  # the steps `shipflow release --json` reports
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPFLOW = str(Path(sys.executable).parent / "shipflow")
 PASSWORD = "bench-password"
 VERSION = "1.0.0"
-STEPS = (
-    "build",
-    "sign",
-    "sbom",
-    "sbom-attestation",
-    "scan",
-    "vuln-attestation",
-    "scan-gate",
-    "provenance",
-    "promote",
-)
 CONFIG = """\
 image: oci:{store}
 keys: {{trusted: [{work}/keys/ci.pub]}}
