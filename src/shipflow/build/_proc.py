@@ -5,8 +5,8 @@ the group is killed, so nothing keeps running after shipflow gave up. Output is 
 only the last ``keep`` bytes of each stream are held.
 
 Not :func:`shipflow.proc.run_bounded`: a build needs stdout and stderr apart (digests,
-versions and JSON answers are read from stdout alone), every line as it comes (the build's live STEP progress), and a
-timeout that is an error rather than a result.
+versions and JSON answers are read from stdout alone), every line as it comes (the build's
+live STEP progress), and a timeout that is an error rather than a result.
 """
 
 from __future__ import annotations

@@ -200,15 +200,13 @@ def find_config(explicit: Path | None = None, cwd: Path | None = None) -> Path:
     """The config file to use: ``explicit``, else ``$SHIPFLOW_CONFIG``, else ./shipflow.yaml."""
     if explicit is not None:
         if not explicit.is_file():
-            raise ConfigError(f"{explicit}: no such configuration file", hint="check the --config path")
+            raise ConfigError(f"{explicit}: {_not_a_file(explicit)}", hint="check the --config path")
         return explicit
     from_env = os.environ.get(ENV_CONFIG)
     if from_env:
         path = Path(from_env)
         if not path.is_file():
-            raise ConfigError(
-                f"${ENV_CONFIG}={from_env}: no such configuration file", hint=f"fix {ENV_CONFIG}"
-            )
+            raise ConfigError(f"${ENV_CONFIG}={from_env}: {_not_a_file(path)}", hint=f"fix {ENV_CONFIG}")
         return path
     here = (cwd or Path.cwd()) / CONFIG_FILE
     if not here.is_file():
@@ -218,6 +216,15 @@ def find_config(explicit: Path | None = None, cwd: Path | None = None) -> Path:
             "`shipflow init` writes one), or pass --config PATH",
         )
     return here
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a configuration file (a device or a directory exists)."""
+    if path.is_dir():
+        return "is a directory, not a configuration file"
+    if path.exists():
+        return "is not a regular file (a device or a pipe), not a configuration file"
+    return "no such configuration file"
 
 
 def load_config(path: Path) -> PipelineConfig:

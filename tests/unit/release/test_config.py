@@ -141,3 +141,22 @@ def test_finding_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("SHIPFLOW_CONFIG", os.fspath(tmp_path / "other.yaml"))
     with pytest.raises(ConfigError, match="SHIPFLOW_CONFIG"):
         find_config(cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("/dev/zero", r"/dev/zero: is not a regular file \(a device or a pipe\)"),
+        ("DIR", r": is a directory, not a configuration file"),
+        ("/nonexistent/shipflow.yaml", r"/nonexistent/shipflow.yaml: no such configuration file"),
+    ],
+)
+def test_a_config_path_that_is_not_a_file_says_what_it_is(
+    given: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path if given == "DIR" else Path(given)
+    with pytest.raises(ConfigError, match=problem):
+        find_config(path)
+    monkeypatch.setenv("SHIPFLOW_CONFIG", str(path))
+    with pytest.raises(ConfigError, match=r"^\$SHIPFLOW_CONFIG=.*" + problem.split(": ", 1)[-1]):
+        find_config()
